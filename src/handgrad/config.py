@@ -1,0 +1,201 @@
+"""Experiment configs: TOML files validated by pydantic (unknown keys are errors).
+
+A config has four tables: ``[data]``, ``[model]``, ``[train]``, and optional ``[gradcheck]`` and
+``[search]``. ``--set key=value`` overrides use dotted keys (``train.lambda=0.1``) and are applied
+to the raw TOML before validation, so they get the same checks and messages.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from handgrad.errors import HandgradError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DataConfig(_Strict):
+    dataset: Literal["cifar10", "surnames", "synthetic"] = "cifar10"
+    #: cifar10: 'a1' (batch 1 / batch 2 / test batch) or 'all' (5 batches minus n_val)
+    split: Literal["a1", "all"] = "a1"
+    n_val: int = Field(1000, ge=1)
+    #: keep only the first n_train training examples (quick runs)
+    n_train: int | None = Field(None, ge=1)
+    #: surnames: the course files or the PyTorch tutorial's names data
+    source: Literal["course", "tutorial"] = "course"
+
+
+class ModelConfig(_Strict):
+    kind: Literal["linear", "mlp", "convnet"] = "linear"
+    loss: Literal["cross_entropy", "svm", "bce"] = "cross_entropy"
+    #: weight initialisation; default per kind: linear 'normal' N(0, .01^2), mlp 'fan_in', convnet 'he'
+    init: Literal["normal", "xavier", "he", "fan_in"] | None = None
+    std: float | None = Field(None, gt=0)
+    hidden: list[int] = Field(default_factory=lambda: [50])
+    #: keep probability of dropout after each hidden layer (1 = no dropout)
+    dropout: float = Field(1.0, gt=0, le=1)
+    #: convnet: [[k1, n1], [k2, n2], ...] filter widths and counts
+    convs: list[tuple[int, int]] = Field(default_factory=lambda: [(5, 20), (3, 20)])
+    padding: int = Field(0, ge=0)
+    bias: bool = False
+    impl: str = "fast"
+
+
+class TrainConfig(_Strict):
+    n_batch: int = Field(100, ge=1)
+    eta: float = Field(0.001, gt=0)
+    lam: float = Field(0.0, ge=0, alias="lambda")
+    #: training length: exactly one of n_epochs, n_updates, n_cycles
+    n_epochs: float | None = Field(None, gt=0)
+    n_updates: int | None = Field(None, ge=1)
+    n_cycles: float | None = Field(None, gt=0)
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
+    rho: float = Field(0.9, ge=0, lt=1)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, ge=0, lt=1)
+    schedule: Literal["constant", "step", "exponential", "cyclical"] = "constant"
+    decay_factor: float = Field(0.1, gt=0)
+    decay_every: int = Field(10, ge=1)
+    gamma: float = Field(0.9, gt=0)
+    eta_min: float = Field(1e-5, gt=0)
+    eta_max: float = Field(1e-1, gt=0)
+    #: half-cycle length in updates; or give n_s_factor k for n_s = k * floor(n / n_batch)
+    n_s: int | None = Field(None, ge=1)
+    n_s_factor: float | None = Field(None, gt=0)
+    sampling: Literal["sequential", "shuffle", "balanced"] = "sequential"
+    keep_best: bool = False
+    best_metric: str = "val_accuracy"
+    #: evaluate every this many updates; or records_per_cycle for cyclical runs; default per epoch
+    record_every: int | None = Field(None, ge=1)
+    records_per_cycle: int | None = Field(None, ge=1)
+    flip: bool = False
+    translate: int = Field(0, ge=0)
+    snapshot_ensemble: bool = False
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _one_length(self):
+        given = [k for k in ("n_epochs", "n_updates", "n_cycles") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of n_epochs, n_updates, n_cycles (got {', '.join(given)})")
+        if not given:
+            self.n_epochs = 40
+        if self.n_cycles is not None and self.schedule != "cyclical":
+            raise ValueError("n_cycles needs schedule = 'cyclical'")
+        if self.schedule == "cyclical" and self.eta_min >= self.eta_max:
+            raise ValueError(f"eta_min ({self.eta_min}) must be below eta_max ({self.eta_max})")
+        return self
+
+
+class GradcheckConfig(_Strict):
+    #: use only the first n_dims input features (the sheet's trainX(1:20, :)); None = all
+    n_dims: int | None = Field(20, ge=1)
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 100])
+    #: lambdas to check; the [train] lambda is always added
+    lambdas: list[float] = Field(default_factory=lambda: [0.0, 1.0])
+    method: Literal["centred", "forward"] = "centred"
+    h: float = Field(1e-5, gt=0)
+    eps: float = Field(1e-6, gt=0)
+    tol: float = Field(1e-6, gt=0)
+    #: hidden sizes / convs for the check's smaller network (default: the model's own)
+    hidden: list[int] | None = None
+    convs: list[tuple[int, int]] | None = None
+
+
+class SearchConfig(_Strict):
+    #: key -> list of values, every combination tried
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    #: key -> [lo, hi]: value = 10**U(lo, hi), n_trials draws
+    log_uniform: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    #: key -> [lo, hi, n]: value = 10**l for n evenly spaced l in [lo, hi]
+    log_grid: dict[str, tuple[float, float, int]] = Field(default_factory=dict)
+    n_trials: int = Field(8, ge=1)
+    seed: int = 0
+
+
+class Config(_Strict):
+    name: str = "experiment"
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    gradcheck: GradcheckConfig = Field(default_factory=GradcheckConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: TOML syntax when it parses (numbers, booleans, lists), else a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_key(raw: dict, dotted: str, value: Any) -> None:
+    """Set ``raw['a']['b'] = value`` for 'a.b', creating tables as needed."""
+    *path, last = dotted.split(".")
+    node = raw
+    for p in path:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise HandgradError(f"cannot set {dotted!r}: {p!r} is a value, not a table")
+        node = nxt
+    node[last] = value
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """['train.eta=0.01', ...] -> {'train.eta': 0.01, ...}; a bad item names itself."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise HandgradError(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = parse_value(v.strip())
+    return out
+
+
+def _format_errors(e: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the README's config reference)"
+        got = err.get("input")
+        got_s = "" if isinstance(got, dict) or err["type"] == "extra_forbidden" else f" (got {got!r})"
+        lines.append(f"  {key}: {msg}{got_s}")
+    return "\n".join(lines)
+
+
+def from_dict(raw: dict, source: str = "<dict>", overrides: dict[str, Any] | None = None) -> Config:
+    raw = json.loads(json.dumps(raw))  # deep copy; tomllib output is JSON-able
+    for k, v in (overrides or {}).items():
+        set_key(raw, k, v)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise HandgradError(_format_errors(e, source)) from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a TOML (or a run folder's config.json) config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise HandgradError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise HandgradError(f"cannot parse {path}: {e}") from None
+    return from_dict(raw, str(path), overrides)

@@ -1,0 +1,409 @@
+"""Surnames labelled with one of 18 languages (DD2424 A3), and their one-hot encoding.
+
+Two sources give the same kind of :class:`SurnameData`:
+
+- the course files (``load_surnames``): ``ascii_names.txt`` ("Name label" per line, labels 1..K),
+  ``category_labels.txt`` ("i Language" per line) and ``Validation_Inds.txt`` (1-based indices,
+  14 per class);
+- the PyTorch tutorial's public names archive (``build_from_tutorial_zip``, ``download_tutorial_zip``),
+  folded to ASCII, with a balanced validation split drawn from a seeded Generator.
+
+Parsing choices for the course file (documented because MATLAB and Python disagree):
+
+- A line is split on its last run of whitespace: the name is everything before it, the label after.
+- The name is stripped of leading/trailing whitespace and lowercased; inner spaces are kept verbatim
+  ("de la fontaine"), so the space is a character of the alphabet, as in the course.
+- Two lines of the course file ("See  2", "Sze  2") and eight Korean ones have a double space before the
+  label. MATLAB's ``strsplit`` gives "see " with a trailing space; we give "see". The alphabet (28
+  characters) is the same either way.
+
+Encoding (the sheet's): a name is X (d x n_len), one-hot columns, zero columns after the name,
+vectorised column-major, so the vector index of (char c, position p) is ``p*d + c``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handgrad.errors import HandgradError
+
+NAMES_FILE = "ascii_names.txt"
+LABELS_FILE = "category_labels.txt"
+VAL_FILE = "Validation_Inds.txt"
+
+TUTORIAL_URL = "https://download.pytorch.org/tutorial/data.zip"
+TUTORIAL_N_CLASSES = 18
+VAL_PER_CLASS = 14
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoder
+# ---------------------------------------------------------------------------------------------
+class Encoder:
+    """Maps names to one-hot vectors of length d*n_len (column-major d x n_len matrices).
+
+    ``alphabet``: the characters in index order (sorted on the data); ``n_len``: the longest name.
+    Names are lowercased before encoding. Saved with a model through ``to_dict``/``from_dict``.
+    """
+
+    def __init__(self, alphabet: str, n_len: int) -> None:
+        if not alphabet or len(set(alphabet)) != len(alphabet):
+            raise HandgradError(f"encoder alphabet must be non-empty with unique characters, got {alphabet!r}")
+        if int(n_len) < 1:
+            raise HandgradError(f"encoder n_len must be >= 1, got {n_len!r}")
+        self.alphabet = alphabet
+        self.n_len = int(n_len)
+        self.index = {c: i for i, c in enumerate(alphabet)}
+
+    @property
+    def d(self) -> int:
+        return len(self.alphabet)
+
+    @property
+    def dim(self) -> int:
+        """Length of an encoded vector, d * n_len."""
+        return self.d * self.n_len
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        """What the encoder sees of a name: lowercased (accents are not folded; see ``to_ascii``)."""
+        return name.lower()
+
+    def indices(self, names: Sequence[str], *, return_truncated: bool = False):
+        """Character indices (N, n_len) int32, -1 after the end of each name.
+
+        A name longer than n_len keeps its first n_len characters; with ``return_truncated`` the
+        call returns ``(idx, truncated)`` where ``truncated`` (N,) bool says which names were cut.
+        A character outside the alphabet raises HandgradError naming the name and the character.
+        """
+        if isinstance(names, str):
+            raise HandgradError(f"expected a list of names, got the single string {names!r}")
+        idx = np.full((len(names), self.n_len), -1, dtype=np.int32)
+        truncated = np.zeros(len(names), dtype=bool)
+        for i, raw in enumerate(names):
+            name = self.normalize(raw)
+            if not name:
+                raise HandgradError(f"empty name at position {i} of the input")
+            for ch in name:
+                if ch not in self.index:
+                    raise HandgradError(
+                        f"name {raw!r} has the character {ch!r}, which is not in the model's alphabet "
+                        f"{self.alphabet!r} ({self.d} characters)")
+            if len(name) > self.n_len:
+                truncated[i] = True
+                name = name[: self.n_len]
+            idx[i, : len(name)] = [self.index[ch] for ch in name]
+        return (idx, truncated) if return_truncated else idx
+
+    def encode(self, names: Sequence[str], *, dtype=np.float32, return_truncated: bool = False):
+        """One-hot vectors (N, d*n_len) in ``dtype``; entry ``p*d + c`` is 1 if name[p] is char c.
+
+        ``return_truncated`` as in ``indices``.
+        """
+        idx, truncated = self.indices(names, return_truncated=True)
+        X = onehot_from_indices(idx, self.d, dtype=dtype)
+        return (X, truncated) if return_truncated else X
+
+    def decode(self, idx: np.ndarray) -> list[str]:
+        """Inverse of ``indices`` (for tests and debugging)."""
+        return ["".join(self.alphabet[c] for c in row if c >= 0) for row in np.atleast_2d(idx)]
+
+    def to_dict(self) -> dict:
+        return {"alphabet": self.alphabet, "n_len": self.n_len}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Encoder":
+        try:
+            return cls(str(d["alphabet"]), int(d["n_len"]))
+        except KeyError as e:
+            raise HandgradError(f"saved encoder is missing the key {e.args[0]!r} (has {sorted(d)})") from None
+        except (TypeError, ValueError) as e:
+            raise HandgradError(f"saved encoder has a bad value: {e}") from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Encoder) and (self.alphabet, self.n_len) == (other.alphabet, other.n_len)
+
+    def __repr__(self) -> str:
+        return f"Encoder(alphabet={self.alphabet!r}, n_len={self.n_len})"
+
+
+def onehot_from_indices(idx: np.ndarray, d: int, dtype=np.float32) -> np.ndarray:
+    """(N, n_len) indices with -1 padding -> (N, n_len*d) one-hot, index p*d + c (column-major X)."""
+    n, n_len = idx.shape
+    X = np.zeros((n, n_len, d), dtype=dtype)
+    rows, pos = np.nonzero(idx >= 0)
+    X[rows, pos, idx[rows, pos]] = 1
+    return X.reshape(n, n_len * d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data set
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SurnameData:
+    """All names with 0-based labels, the class names and the validation split.
+
+    ``names``: N lowercased names in file order; ``labels``: (N,) int64 in 0..K-1;
+    ``classes``: K language names (label i is ``classes[i]``); ``val_idx``: 0-based indices of the
+    validation names in the order given; ``train_idx``: the rest, ascending.
+    """
+
+    names: list[str]
+    labels: np.ndarray
+    classes: list[str]
+    val_idx: np.ndarray
+    source: str = ""
+    train_idx: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        mask = np.ones(len(self.names), dtype=bool)
+        mask[self.val_idx] = False
+        self.train_idx = np.flatnonzero(mask)
+
+    @property
+    def K(self) -> int:
+        return len(self.classes)
+
+    @property
+    def alphabet(self) -> str:
+        """Sorted unique characters over all names (train and validation, as the course does)."""
+        return "".join(sorted(set("".join(self.names))))
+
+    @property
+    def n_len(self) -> int:
+        return max(len(n) for n in self.names)
+
+    def encoder(self) -> Encoder:
+        return Encoder(self.alphabet, self.n_len)
+
+    def subset(self, which: str) -> tuple[list[str], np.ndarray]:
+        """(names, labels) of ``'train'``, ``'val'`` or ``'all'``."""
+        if which == "all":
+            return list(self.names), self.labels.copy()
+        if which not in ("train", "val"):
+            raise HandgradError(f"unknown surname split {which!r}; choose train, val or all")
+        idx = self.train_idx if which == "train" else self.val_idx
+        return [self.names[i] for i in idx], self.labels[idx]
+
+    def __repr__(self) -> str:
+        return (f"SurnameData({len(self.names)} names, K={self.K}, d={len(self.alphabet)}, "
+                f"n_len={self.n_len}, train={len(self.train_idx)}, val={len(self.val_idx)}, source={self.source!r})")
+
+
+def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Number of examples of each class: (n_classes,) int64 from 0-based labels."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise HandgradError(f"labels must lie in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}")
+    return np.bincount(labels, minlength=n_classes).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Course files
+# ---------------------------------------------------------------------------------------------
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise HandgradError(f"missing surnames file {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise HandgradError(f"{path} is not UTF-8 text: {e}") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():  # trailing blank lines are harmless
+        lines.pop()
+    return lines
+
+
+def _read_classes(path: Path) -> list[str]:
+    """category_labels.txt: "i Language" lines, i = 1..K in order."""
+    classes = []
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        parts = line.split(None, 1)
+        if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) != lineno:
+            raise HandgradError(f"{path}:{lineno}: expected '{lineno} <language>', got {line!r}")
+        classes.append(parts[1].strip())
+    if not classes:
+        raise HandgradError(f"{path} lists no classes")
+    return classes
+
+
+def _read_names(path: Path, n_classes: int) -> tuple[list[str], np.ndarray]:
+    """ascii_names.txt: "name label" lines, label 1..n_classes; returns names and 0-based labels."""
+    names, labels = [], []
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        parts = line.rsplit(None, 1)  # the last whitespace run separates name and label
+        if len(parts) != 2 or not parts[0].strip():
+            raise HandgradError(f"{path}:{lineno}: expected 'name label', got {line!r}")
+        name, lab = parts[0].strip(), parts[1]
+        try:
+            y = int(lab)
+        except ValueError:
+            raise HandgradError(f"{path}:{lineno}: label {lab!r} is not an integer (line {line!r})") from None
+        if not 1 <= y <= n_classes:
+            raise HandgradError(f"{path}:{lineno}: label {y} is outside 1..{n_classes} (line {line!r})")
+        names.append(name.lower())
+        labels.append(y - 1)
+    if not names:
+        raise HandgradError(f"{path} holds no names")
+    return names, np.asarray(labels, dtype=np.int64)
+
+
+def _read_val_indices(path: Path, n: int) -> np.ndarray:
+    """Validation_Inds.txt: whitespace-separated 1-based indices -> 0-based, file order kept."""
+    out = []
+    for lineno, line in enumerate(_read_lines(path), start=1):
+        for tok in line.split():
+            try:
+                i = int(tok)
+            except ValueError:
+                raise HandgradError(f"{path}:{lineno}: {tok!r} is not an integer index") from None
+            if not 1 <= i <= n:
+                raise HandgradError(f"{path}:{lineno}: index {i} is outside 1..{n} (the number of names)")
+            out.append(i - 1)
+    idx = np.asarray(out, dtype=np.int64)
+    if idx.size == 0:
+        raise HandgradError(f"{path} holds no indices")
+    uniq, counts = np.unique(idx, return_counts=True)
+    if (counts > 1).any():
+        raise HandgradError(f"{path}: index {uniq[counts > 1][0] + 1} appears more than once")
+    return idx
+
+
+def load_surnames(root: Path | str) -> SurnameData:
+    """Read the course's surnames folder (ascii_names.txt, category_labels.txt, Validation_Inds.txt).
+
+    Raises HandgradError naming the file and line for missing files, malformed lines, labels out of
+    range and validation indices out of range or repeated.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise HandgradError(f"surnames folder {root} does not exist")
+    classes = _read_classes(root / LABELS_FILE)
+    names, labels = _read_names(root / NAMES_FILE, len(classes))
+    val_idx = _read_val_indices(root / VAL_FILE, len(names))
+    return SurnameData(names, labels, classes, val_idx, source=str(root))
+
+
+# ---------------------------------------------------------------------------------------------
+# The PyTorch tutorial's names archive
+# ---------------------------------------------------------------------------------------------
+# letters that NFD does not decompose into an ASCII base + combining mark
+_SPECIAL = {"ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+_KEEP = set("abcdefghijklmnopqrstuvwxyz '")
+
+
+def to_ascii(name: str) -> str:
+    """Fold a name to the course's alphabet: lowercase, NFD with combining marks dropped, a few
+    undecomposable letters spelled out (ß -> ss, ø -> o, ...), and only a-z, space and apostrophe kept.
+
+    >>> to_ascii("Müller-Lüdenscheidt")
+    'mullerludenscheidt'
+    """
+    s = unicodedata.normalize("NFD", name.strip().lower())
+    s = "".join(_SPECIAL.get(ch, ch) for ch in s if unicodedata.category(ch) != "Mn")
+    return "".join(ch for ch in s if ch in _KEEP).strip()
+
+
+_MEMBER = re.compile(r"(?:^|/)names/([^/]+)\.txt$")
+
+
+def build_from_tutorial_zip(zip_path: Path | str, seed: int = 0, *, val_per_class: int = VAL_PER_CLASS
+                            ) -> SurnameData:
+    """Build a SurnameData from the tutorial archive (``data/names/<Language>.txt``, 18 languages).
+
+    Names are folded with ``to_ascii`` (names that fold to nothing are dropped); labels follow the
+    alphabetical order of the languages, as in the course; the validation split takes
+    ``val_per_class`` names of every class, drawn without replacement by
+    ``numpy.random.default_rng(seed)``, and is stored in ascending index order.
+    """
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise HandgradError(f"names archive {zip_path} does not exist")
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile:
+        raise HandgradError(f"{zip_path} is not a zip archive") from None
+    with zf:
+        members = {m.group(1): info for info in zf.infolist() if (m := _MEMBER.search(info.filename))}
+        if len(members) != TUTORIAL_N_CLASSES:
+            raise HandgradError(
+                f"{zip_path}: expected {TUTORIAL_N_CLASSES} language files names/<Language>.txt, found "
+                f"{len(members)}: {sorted(members)}")
+        classes = sorted(members)
+        names: list[str] = []
+        labels: list[int] = []
+        for y, lang in enumerate(classes):
+            raw = zf.read(members[lang]).decode("utf-8", errors="replace").splitlines()
+            folded = [n for n in (to_ascii(line) for line in raw) if n]
+            if not folded:
+                raise HandgradError(f"{zip_path}: {members[lang].filename} holds no names")
+            names += folded
+            labels += [y] * len(folded)
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    val = []
+    for y, lang in enumerate(classes):
+        idx = np.flatnonzero(labels_arr == y)
+        if len(idx) <= val_per_class:
+            raise HandgradError(
+                f"{zip_path}: {lang} has {len(idx)} names, too few for {val_per_class} validation names "
+                "and a non-empty training set")
+        val.append(rng.choice(idx, size=val_per_class, replace=False))
+    val_idx = np.sort(np.concatenate(val))
+    return SurnameData(names, labels_arr, classes, val_idx, source=f"{zip_path} (seed {seed})")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download_tutorial_zip(cache_dir: Path | str | None = None, *, url: str = TUTORIAL_URL) -> Path:
+    """Fetch the tutorial's names archive into the cache (once) and return its path.
+
+    The upstream publishes no checksum, so pooch downloads without one (``known_hash=None``); the
+    archive's sha256 is recorded in ``<archive>.sha256.json`` beside it on first use, and a later
+    call warns if the file in the cache no longer matches what was recorded.
+    """
+    import pooch  # imported here: only this function needs the network stack
+
+    path = Path(cache_dir) if cache_dir is not None else Path(pooch.os_cache("handgrad"))
+    try:
+        fname = pooch.retrieve(url, known_hash=None, fname="pytorch-tutorial-data.zip", path=path,
+                               progressbar=False)
+    except Exception as e:  # pooch raises requests/OS errors; the user needs the URL and the cause
+        raise HandgradError(f"could not download the names archive from {url}: {e}") from None
+    fname = Path(fname)
+    digest = _sha256(fname)
+    record = fname.with_name(fname.name + ".sha256.json")
+    if record.is_file():
+        try:
+            old = json.loads(record.read_text())["sha256"]
+        except (ValueError, KeyError):
+            old = None
+        if old is not None and old != digest:
+            warnings.warn(f"{fname} has sha256 {digest}, but {old} was recorded in {record} when it was "
+                          "first downloaded: the archive changed", stacklevel=2)
+            return fname
+        if old is not None:
+            return fname
+    record.write_text(json.dumps({"url": url, "sha256": digest, "bytes": fname.stat().st_size}, indent=2))
+    return fname
+
+
+def load_tutorial_names(seed: int = 0, cache_dir: Path | str | None = None) -> SurnameData:
+    """Download (or reuse) the tutorial archive and build the data set from it."""
+    return build_from_tutorial_zip(download_tutorial_zip(cache_dir), seed)

@@ -1,0 +1,290 @@
+"""From a validated config to a trained model and a run folder.
+
+This is the glue the CLI, searches and reports share: prepare the data, build the model,
+schedule and optimizer the config describes, train, evaluate, and write the run folder.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from handgrad import io, schedules
+from handgrad.augment import ImageAugmenter
+from handgrad.config import Config, TrainConfig
+from handgrad.errors import HandgradError
+from handgrad.models import Model, linear_classifier, mlp
+from handgrad.optim import SGD, Adam, Momentum
+from handgrad.train import ProgressBar, Snapshots, Trainer, steps_per_epoch
+
+
+@dataclass
+class Prepared:
+    """Training, validation and (optionally) test arrays ready for a model: X (N, d) float, y (N,)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    classes: tuple[str, ...]
+    #: arrays saved beside the model so predictions preprocess like training (e.g. mean/std)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    #: JSON-able facts saved with the model (image shape, alphabet, ...)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def d(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def K(self) -> int:
+        return len(self.classes)
+
+
+_cache: dict[tuple, Prepared] = {}
+
+
+def prepare_data(cfg: Config) -> Prepared:
+    """Load and preprocess the data the config names (kept in memory for the next run that asks)."""
+    dc = cfg.data
+    dtype = np.dtype(cfg.train.dtype)
+    key = (dc.dataset, dc.split, dc.n_val, dc.n_train, dc.source, str(dtype))
+    if key in _cache:
+        return _cache[key]
+    if dc.dataset == "cifar10":
+        prepared = _prepare_cifar10(dc, dtype)
+    elif dc.dataset == "surnames":
+        from handgrad.data.surnames import prepare_surnames
+
+        prepared = prepare_surnames(dc, dtype)
+    else:  # pragma: no cover - the config's Literal rules this out
+        raise HandgradError(f"unknown dataset {dc.dataset!r}")
+    _cache.clear()  # one data set in memory at a time: 49,000 CIFAR images are 600 MB
+    _cache[key] = prepared
+    return prepared
+
+
+def _prepare_cifar10(dc, dtype) -> Prepared:
+    from handgrad.data.cifar10 import load_cifar10
+    from handgrad.preprocessing import Standardizer
+
+    splits = load_cifar10(dc.split, n_val=dc.n_val, n_train=dc.n_train)
+    std = Standardizer().fit(splits.train.X)
+    return Prepared(std.transform(splits.train.X, dtype), splits.train.y,
+                    std.transform(splits.val.X, dtype), splits.val.y,
+                    std.transform(splits.test.X, dtype), splits.test.y,
+                    tuple(splits.classes), state=std.state(),
+                    meta={"dataset": "cifar10", "image_shape": [3, 32, 32]})
+
+
+def default_init(cfg: Config) -> str:
+    return cfg.model.init or {"linear": "normal", "mlp": "fan_in", "convnet": "he"}[cfg.model.kind]
+
+
+def build_model(cfg: Config, d: int, K: int, rng: np.random.Generator, meta: dict | None = None) -> Model:
+    """The network the [model] table describes, for inputs of size d and K classes."""
+    mc, lam = cfg.model, cfg.train.lam
+    init = default_init(cfg)
+    if mc.kind == "linear":
+        return linear_classifier(d, K, loss=mc.loss, lam=lam, init=init, std=mc.std, rng=rng)
+    if mc.kind == "mlp":
+        return mlp(d, mc.hidden, K, loss=mc.loss, lam=lam, init=init, dropout=mc.dropout, rng=rng)
+    from handgrad.models import convnet
+
+    meta = meta or {}
+    return convnet(meta["d"], meta["n_len"], K, [tuple(c) for c in mc.convs], impl=mc.impl,
+                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=lam, rng=rng)
+
+
+@dataclass
+class Plan:
+    """How long to train and when to record, in update steps."""
+
+    schedule: object
+    n_updates: int
+    record_every: int
+    steps_per_epoch: int
+    n_s: int | None = None
+
+
+def plan(tc: TrainConfig, epoch_size: int, n_train: int) -> Plan:
+    """Turn the [train] table's epochs / cycles / updates into steps and a schedule."""
+    spe = steps_per_epoch(epoch_size, tc.n_batch)
+    n_s = None
+    if tc.schedule == "cyclical":
+        n_s = tc.n_s or int(round((tc.n_s_factor or 2.0) * math.floor(n_train / tc.n_batch)))
+        sched = schedules.Cyclical(tc.eta_min, tc.eta_max, n_s)
+    elif tc.schedule == "step":
+        sched = schedules.StepDecay(tc.eta, tc.decay_factor, tc.decay_every, spe)
+    elif tc.schedule == "exponential":
+        sched = schedules.ExponentialDecay(tc.eta, tc.gamma, spe)
+    else:
+        sched = schedules.Constant(tc.eta)
+    if tc.n_updates is not None:
+        n_updates = tc.n_updates
+    elif tc.n_cycles is not None:
+        n_updates = int(round(tc.n_cycles * 2 * n_s))
+    else:
+        n_updates = int(round(tc.n_epochs * spe))
+    if tc.record_every:
+        every = tc.record_every
+    elif tc.records_per_cycle and n_s:
+        every = max(1, (2 * n_s) // tc.records_per_cycle)
+    else:
+        every = spe
+    return Plan(sched, n_updates, every, spe, n_s)
+
+
+def build_optimizer(tc: TrainConfig):
+    if tc.optimizer == "sgd":
+        return SGD()
+    if tc.optimizer in ("momentum", "nesterov"):
+        return Momentum(tc.rho, nesterov=tc.optimizer == "nesterov")
+    return Adam(tc.beta1, tc.beta2)
+
+
+def evaluator_for(cfg: Config):
+    """f(model, X, y) -> dict recorded in the history; ConvNet runs add balanced accuracy."""
+    if cfg.data.dataset != "surnames":
+        return None
+    from handgrad.metrics import balanced_accuracy
+
+    def evaluate(model, X, y):
+        out = model.evaluate(X, y)
+        out["balanced_accuracy"] = balanced_accuracy(y, model.predict(X), model_k(model))
+        return out
+
+    return evaluate
+
+
+def model_k(model: Model) -> int:
+    """Number of classes: the width of the last layer's output."""
+    return model.layers[-1].params["W"].shape[0]
+
+
+@dataclass
+class Fitted:
+    model: Model
+    history: object
+    plan: Plan
+    seconds: float
+    snapshots: list = field(default_factory=list)
+
+
+def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str | None = None) -> Fitted:
+    """Train the configured model on prepared data; randomness from ``cfg.seed`` only."""
+    tc = cfg.train
+    init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
+    model = build_model(cfg, data.d, data.K, init_rng, data.meta).astype(np.dtype(tc.dtype))
+    from handgrad.data.sampling import EpochSampler
+
+    epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
+    p = plan(tc, epoch_size, len(data.y_train))
+    callbacks = [ProgressBar(desc or cfg.name, disable=None if progress is None else not progress)]
+    snaps = None
+    if tc.snapshot_ensemble:
+        snaps = Snapshots(2 * p.n_s if p.n_s else p.steps_per_epoch)
+        callbacks.append(snaps)
+    augment = None
+    if tc.flip or tc.translate:
+        if "image_shape" not in data.meta:
+            raise HandgradError("train.flip / train.translate apply to images only (dataset cifar10)")
+        augment = ImageAugmenter(flip=tc.flip, translate=tc.translate, shape=tuple(data.meta["image_shape"]))
+    trainer = Trainer(model, optimizer=build_optimizer(tc), schedule=p.schedule, n_batch=tc.n_batch,
+                      sampling=tc.sampling, record_every=p.record_every, keep_best=tc.keep_best,
+                      best_metric=tc.best_metric, evaluate=evaluator_for(cfg), augment=augment,
+                      callbacks=callbacks, rng=train_rng)
+    t0 = time.perf_counter()
+    history = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=p.n_updates)
+    seconds = time.perf_counter() - t0
+    return Fitted(model, history, p, seconds, snaps.params if snaps else [])
+
+
+def ensemble_predict(model: Model, snapshots: list[dict], X: np.ndarray) -> np.ndarray:
+    """Average the class probabilities (or scores) of the snapshot parameters; returns labels."""
+    current = model.copy_params()
+    total = None
+    for params in snapshots:
+        model.set_params(params)
+        s = model.scores(X)
+        p = model.loss.probs(s)
+        p = s if p is None else p
+        total = p if total is None else total + p
+    model.set_params(current)
+    return total.argmax(axis=1)
+
+
+def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
+    """Accuracies (fractions) and costs of the final model on every split, plus extras."""
+    model = fitted.model
+    m: dict = {"name": cfg.name, "seconds": fitted.seconds, "n_updates": fitted.plan.n_updates}
+    splits = [("train", data.X_train, data.y_train), ("val", data.X_val, data.y_val)]
+    if data.X_test is not None:
+        splits.append(("test", data.X_test, data.y_test))
+    for name, X, y in splits:
+        ev = model.evaluate(X, y)
+        m[f"{name}_accuracy"], m[f"{name}_loss"], m[f"{name}_cost"] = ev["accuracy"], ev["loss"], ev["cost"]
+    if fitted.history.best_step is not None:
+        m["best_step"] = fitted.history.best_step
+    if fitted.snapshots:
+        m["n_snapshots"] = len(fitted.snapshots)
+        for name, X, y in splits:
+            m[f"ensemble_{name}_accuracy"] = float(np.mean(ensemble_predict(model, fitted.snapshots, X) == y))
+    if cfg.data.dataset == "surnames":
+        from handgrad.metrics import balanced_accuracy, per_class_accuracy
+
+        pred = model.predict(data.X_val)
+        m["val_balanced_accuracy"] = balanced_accuracy(data.y_val, pred, data.K)
+        m["val_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(data.y_val, pred, data.K).tolist()))
+    return m
+
+
+def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metrics: dict,
+              figures: bool = True) -> None:
+    """Everything a run leaves behind: config, history, metrics, model, figures."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    io.write_json(run_dir / "config.json", cfg.to_dict())
+    fitted.history.save(run_dir / "history.json")
+    meta = dict(data.meta, classes=list(data.classes), seed=cfg.seed)
+    io.save_model(run_dir, fitted.model, arrays=data.state, meta=meta)
+    if figures:
+        from handgrad import plots
+
+        plots.run_figures(run_dir, cfg, data, fitted)
+    io.write_json(run_dir / "metrics.json", metrics)
+
+
+def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
+        desc: str | None = None) -> dict:
+    """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict."""
+    data = prepare_data(cfg)
+    fitted = fit(cfg, data, progress=progress, desc=desc)
+    metrics = final_metrics(cfg, data, fitted)
+    if run_dir is not None:
+        write_run(Path(run_dir), cfg, data, fitted, metrics, figures=figures)
+    return metrics
+
+
+def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = None) -> dict:
+    """Train with seeds seed, seed+1, ..., seed+n-1 (sub-folders run-00, ...); aggregate metrics."""
+    runs = []
+    for i in range(n):
+        c = cfg.model_copy(update={"seed": cfg.seed + i})
+        runs.append(run(c, Path(run_dir) / f"run-{i:02d}", progress=progress, figures=(i == 0),
+                        desc=f"{cfg.name} [{i + 1}/{n}]"))
+    agg: dict = {"name": cfg.name, "repeat": n, "seeds": [cfg.seed + i for i in range(n)],
+                 "seconds": float(sum(r["seconds"] for r in runs))}
+    keys = [k for k, v in runs[0].items() if k.endswith("accuracy") and isinstance(v, float)]
+    for k in keys:
+        vals = np.array([r[k] for r in runs])
+        agg[f"{k}_mean"], agg[f"{k}_std"], agg[f"{k}_runs"] = float(vals.mean()), float(vals.std(ddof=1) if n > 1 else 0.0), vals.tolist()
+    io.write_json(Path(run_dir) / "config.json", cfg.to_dict())
+    io.write_json(Path(run_dir) / "metrics.json", agg)
+    return agg

@@ -1,0 +1,122 @@
+"""Writing files so that a crash or Ctrl-C never leaves one half-written.
+
+Every file handgrad writes for the user (results, checkpoints, reports) goes
+through these helpers: the bytes go to a temporary file in the same directory,
+which is then renamed over the target with ``os.replace``. A rename within one
+file system is atomic, so readers see either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import time.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, creating parent directories.
+
+    Returns the path written, as a ``Path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target: os.replace is only atomic within one file system.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp creates files with mode 0600; give the result the usual permissions.
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """Write the string ``text`` to ``path`` atomically (encoded with ``encoding``)."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+# --- run folders ----------------------------------------------------------------------
+# A run folder holds config.json (resolved), history.json, metrics.json, model.npz +
+# model.json (no pickle anywhere), and figures/. Reports and predictions read these; they
+# never retrain.
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Pretty JSON, written atomically; NumPy scalars and arrays become plain numbers/lists."""
+    import json
+
+    import numpy as np
+
+    def default(o):
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, Path):
+            return str(o)
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=default) + "\n")
+
+
+def read_json(path: str | os.PathLike):
+    import json
+
+    from handgrad.errors import HandgradError
+
+    path = Path(path)
+    if not path.is_file():
+        raise HandgradError(f"missing file: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise HandgradError(f"{path} is not valid JSON: {e}") from None
+
+
+def save_model(run_dir: str | os.PathLike, model, arrays: dict | None = None, meta: dict | None = None) -> None:
+    """``model.npz`` (parameters as 'param/<name>', extra arrays as 'extra/<key>') and
+    ``model.json`` (the architecture and ``meta``, e.g. class names or the alphabet)."""
+    import io as _io
+
+    import numpy as np
+
+    run_dir = Path(run_dir)
+    payload = {f"param/{k}": v for k, v in model.get_params().items()}
+    payload.update({f"extra/{k}": np.asarray(v) for k, v in (arrays or {}).items()})
+    buf = _io.BytesIO()
+    np.savez(buf, **payload)
+    atomic_write_bytes(run_dir / "model.npz", buf.getvalue())
+    write_json(run_dir / "model.json", {"model": model.config(), "meta": meta or {}})
+
+
+def load_model(run_dir: str | os.PathLike):
+    """(model, extra arrays, meta) from a run folder written by :func:`save_model`."""
+    import numpy as np
+
+    from handgrad.errors import HandgradError
+    from handgrad.models import Model
+
+    run_dir = Path(run_dir)
+    info = read_json(run_dir / "model.json")
+    npz = run_dir / "model.npz"
+    if not npz.is_file():
+        raise HandgradError(f"missing file: {npz} (is {run_dir} a handgrad run folder?)")
+    with np.load(npz, allow_pickle=False) as z:
+        params = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
+        extra = {k[len("extra/"):]: z[k] for k in z.files if k.startswith("extra/")}
+    return Model.from_config(info["model"], params), extra, info.get("meta", {})

@@ -1,0 +1,137 @@
+"""Losses on class scores: each returns ``(loss, dscores)`` for a mini-batch.
+
+``scores`` is (N, K), ``y`` is (N,) integer labels in 0..K-1. The loss is the mean over the
+batch, and ``dscores`` (N, K) is its gradient with respect to ``scores`` (the 1/N included).
+The L2 term is not here: it lives beside the loss in the cost (see ``models.Model.cost``).
+Each loss also has ``probs`` (what the model's output means as probabilities, or None) so
+evaluation and the histograms of report 003 can use the same definition as training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) scores, shifted by the row max so exp never overflows."""
+    z = scores - scores.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def sigmoid(s: np.ndarray) -> np.ndarray:
+    """Logistic function, computed without overflow for large |s|."""
+    out = np.empty_like(s)
+    pos = s >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-s[pos]))
+    e = np.exp(s[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def _check(scores: np.ndarray, y: np.ndarray) -> tuple[int, int]:
+    n, k = scores.shape
+    if y.shape != (n,):
+        raise ValueError(f"labels have shape {y.shape}, expected ({n},) to match scores {scores.shape}")
+    return n, k
+
+
+class CrossEntropy:
+    """Softmax + cross-entropy: l = -log p_y with p = softmax(s). dl/ds = p - onehot(y)."""
+
+    name = "cross_entropy"
+
+    def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
+        n, _ = _check(scores, y)
+        p = softmax(scores)
+        rows = np.arange(n)
+        # tiny floor keeps log finite when a probability underflows to 0 in float32
+        nll = -np.log(np.maximum(p[rows, y], np.finfo(p.dtype).tiny))
+        w = np.full(n, 1.0 / n, dtype=scores.dtype) if sample_weight is None else sample_weight / sample_weight.sum()
+        loss = float(nll @ w)
+        p[rows, y] -= 1.0
+        p *= w[:, None].astype(p.dtype, copy=False)
+        return loss, p
+
+    def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-example contributions l_i / N whose sum is the loss (for gradient checks)."""
+        n = len(y)
+        mx = scores.max(axis=1)
+        lse = np.log(np.exp(scores - mx[:, None]).sum(axis=1)) + mx
+        return (lse - scores[np.arange(n), y]) / n
+
+    def probs(self, scores: np.ndarray) -> np.ndarray:
+        return softmax(scores)
+
+
+class MultiClassHinge:
+    """Multi-class SVM loss: l = sum_{j != y} max(0, s_j - s_y + margin)."""
+
+    name = "svm"
+
+    def __init__(self, margin: float = 1.0) -> None:
+        self.margin = margin
+
+    def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
+        n, _ = _check(scores, y)
+        rows = np.arange(n)
+        m = scores - scores[rows, y][:, None] + self.margin
+        m[rows, y] = 0.0
+        active = m > 0
+        w = np.full(n, 1.0 / n, dtype=scores.dtype) if sample_weight is None else sample_weight / sample_weight.sum()
+        loss = float(np.where(active, m, 0.0).sum(axis=1) @ w)
+        ds = active.astype(scores.dtype)
+        ds[rows, y] = -ds.sum(axis=1)
+        ds *= w[:, None].astype(ds.dtype, copy=False)
+        return loss, ds
+
+    def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-margin contributions max(0, s_j - s_y + margin) / N whose sum is the loss."""
+        n = len(y)
+        m = scores - scores[np.arange(n), y][:, None] + self.margin
+        m[np.arange(n), y] = 0.0
+        return np.maximum(m, 0.0) / n
+
+    def probs(self, scores: np.ndarray) -> None:
+        return None  # hinge scores have no probabilistic reading
+
+
+class MultiBCE:
+    """Sigmoid outputs + multiple binary cross-entropy, averaged over the K outputs.
+
+    l = -(1/K) sum_k [(1 - y_k) log(1 - p_k) + y_k log p_k], p = sigmoid(s); dl/ds = (p - y)/K.
+    """
+
+    name = "bce"
+
+    def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
+        n, k = _check(scores, y)
+        rows = np.arange(n)
+        # log sigmoid(s) = -softplus(-s), log(1 - sigmoid(s)) = -softplus(s): stable for any s
+        sp = np.logaddexp(0.0, scores)  # softplus(s)
+        per = sp.sum(axis=1) - scores[rows, y]  # -sum_k log(1-p_k) corrected for the true class
+        w = np.full(n, 1.0 / n, dtype=scores.dtype) if sample_weight is None else sample_weight / sample_weight.sum()
+        loss = float(per @ w) / k
+        ds = sigmoid(scores)
+        ds[rows, y] -= 1.0
+        ds *= (w / k)[:, None].astype(ds.dtype, copy=False)
+        return loss, ds
+
+    def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-output contributions -log p_k or -log(1 - p_k), over N*K; their sum is the loss."""
+        n, k = scores.shape
+        t = np.logaddexp(0.0, scores)
+        t[np.arange(n), y] -= scores[np.arange(n), y]
+        return t / (n * k)
+
+    def probs(self, scores: np.ndarray) -> np.ndarray:
+        return sigmoid(scores)
+
+
+LOSSES = {"cross_entropy": CrossEntropy, "svm": MultiClassHinge, "bce": MultiBCE}
+
+
+def make_loss(name: str):
+    """Build a loss by its config name."""
+    return LOSSES[name]()

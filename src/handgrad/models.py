@@ -1,0 +1,204 @@
+"""Models: a stack of layers, a loss and an L2 weight; factories for the course's networks.
+
+Data flows one way: ``forward`` through the layers to scores, the loss gives ``dscores``,
+``backward`` runs the layers in reverse and each layer assigns its ``grads``; the L2 term
+``lam * sum ||W||^2`` over every layer's ``regularized`` parameters is added here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from handgrad.losses import make_loss
+from handgrad.nn import LAYER_TYPES, Dense, Dropout, Layer, ReLU
+
+
+class Model:
+    """A sequential network with a loss.
+
+    ``layers``: applied in order to inputs X (N, d) giving scores (N, K).
+    ``loss``: name in ``handgrad.losses.LOSSES``; ``lam``: L2 weight on every weight matrix.
+    """
+
+    def __init__(self, layers: list[Layer], loss: str = "cross_entropy", lam: float = 0.0) -> None:
+        self.layers = layers
+        self.loss_name = loss
+        self.loss = make_loss(loss)
+        self.lam = float(lam)
+        if layers:
+            layers[0].needs_input_grad = False
+
+    # -- forward / backward --------------------------------------------------------------
+    def forward(self, X: np.ndarray, train: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            X = layer.forward(X, train=train)
+        return X
+
+    def backward(self, dscores: np.ndarray) -> None:
+        g = dscores
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        if self.lam:
+            for layer in self.layers:
+                for k in layer.regularized:
+                    layer.grads[k] = layer.grads[k] + (2.0 * self.lam) * layer.params[k]
+
+    def l2(self) -> float:
+        """sum of squared regularised weights (without lam)."""
+        return float(sum(np.vdot(l.params[k], l.params[k]) for l in self.layers for k in l.regularized))
+
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                       train: bool = True) -> float:
+        """One forward and backward pass on a batch; sets every layer's grads (L2 included) and
+        returns the batch loss (the cost adds ``lam * l2()``, left out here to keep steps cheap)."""
+        scores = self.forward(X, train=train)
+        loss, dscores = self.loss(scores, y, sample_weight)
+        self.backward(dscores)
+        return loss
+
+    def cost(self, X: np.ndarray, y: np.ndarray) -> float:
+        """J = mean loss + lam * sum ||W||^2 on (X, y), evaluation mode (what gradcheck differentiates)."""
+        loss, _ = self.loss(self.forward(X, train=False), y)
+        return loss + self.lam * self.l2()
+
+    def cost_terms(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The cost split into small terms (loss terms, then lam * W_ij^2) that sum to ``cost``.
+
+        Finite differences of the terms, summed exactly, lose far less to rounding than a
+        difference of two totals: the gradient check relies on it.
+        """
+        parts = [self.loss.terms(self.forward(X, train=False), y).ravel()]
+        parts += [self.lam * np.square(l.params[k]).ravel() for l in self.layers for k in l.regularized]
+        return np.concatenate(parts)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def scores(self, X: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+        """Scores (N, K) in evaluation mode, in chunks so big sets don't need big temporaries."""
+        if len(X) <= batch_size:
+            return self.forward(X, train=False)
+        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
+        return self.loss.probs(self.scores(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.scores(X).argmax(axis=1)
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """cost, loss and accuracy on a whole set (no dropout)."""
+        s = self.scores(X)
+        loss, _ = self.loss(s, y)
+        return {"cost": loss + self.lam * self.l2(), "loss": loss,
+                "accuracy": float(np.mean(s.argmax(axis=1) == y))}
+
+    # -- parameters ----------------------------------------------------------------------
+    def named_params(self) -> Iterator[tuple[str, Layer, str]]:
+        """(qualified name, layer, key) for every parameter, e.g. ('0.W', layer, 'W')."""
+        for i, layer in enumerate(self.layers):
+            for k in layer.params:
+                yield f"{i}.{k}", layer, k
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        return {name: layer.params[k] for name, layer, k in self.named_params()}
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        for name, layer, k in self.named_params():
+            layer.params[k] = params[name].astype(layer.params[k].dtype, copy=True)
+
+    def copy_params(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.get_params().items()}
+
+    def astype(self, dtype) -> "Model":
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    @property
+    def dtype(self):
+        for _, layer, k in self.named_params():
+            return layer.params[k].dtype
+        return np.float32
+
+    def config(self) -> dict:
+        return {"loss": self.loss_name, "lam": self.lam, "layers": [l.config() for l in self.layers]}
+
+    @classmethod
+    def from_config(cls, cfg: dict, params: dict[str, np.ndarray] | None = None) -> "Model":
+        layers = []
+        for lc in cfg["layers"]:
+            lc = dict(lc)
+            typ = lc.pop("type")
+            if typ not in LAYER_TYPES:
+                raise ValueError(f"unknown layer type {typ!r} in saved model")
+            layers.append(LAYER_TYPES[typ](**lc))
+        model = cls(layers, loss=cfg["loss"], lam=cfg["lam"])
+        if params is not None:
+            for name, layer, k in model.named_params():
+                layer.params[k] = np.asarray(params[name])
+        return model
+
+    def __repr__(self) -> str:
+        return f"Model({self.layers}, loss={self.loss_name!r}, lam={self.lam})"
+
+
+def linear_classifier(d: int, k: int, *, loss: str = "cross_entropy", lam: float = 0.0,
+                      init: str = "normal", std: float | None = None,
+                      rng: np.random.Generator | None = None) -> Model:
+    """s = Wx + b, W (k, d) initialised N(0, 0.01^2) by default (A1), Xavier as an option."""
+    return Model([Dense(d, k, init=init, std=std, rng=rng)], loss=loss, lam=lam)
+
+
+def mlp(d: int, hidden: list[int], k: int, *, loss: str = "cross_entropy", lam: float = 0.0,
+        init: str = "fan_in", dropout: float = 1.0, rng: np.random.Generator | None = None) -> Model:
+    """Dense -> ReLU (-> Dropout) for each hidden size, then Dense to k scores.
+
+    ``init='fan_in'`` is the A2 sheet's N(0, 1/fan_in) with zero biases; ``he``/``xavier`` too.
+    ``dropout`` is the keep probability after each hidden ReLU (1 = off).
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    layers: list[Layer] = []
+    sizes = [d, *hidden]
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [Dense(a, b, init=init, rng=rng), ReLU()]
+        if dropout < 1.0:
+            layers.append(Dropout(dropout, rng=rng))
+    layers.append(Dense(sizes[-1], k, init=init, rng=rng))
+    return Model(layers, loss=loss, lam=lam)
+
+
+def convnet(d: int, n_len: int, K: int, convs=((5, 20), (3, 20)), *, impl: str = "fast",
+            padding: int | str = 0, bias: bool = False, loss: str = "cross_entropy", lam: float = 0.0,
+            rng: np.random.Generator | None = None, dtype=np.float32) -> Model:
+    """The A3 character ConvNet: [Conv1D -> ReLU] for each (k, nf) in ``convs``, then Dense to K.
+
+    Input (N, d*n_len) one-hot, column-major (or int indices (N, n_len), see ``Conv1D``); scores (N, K).
+    ``padding``: zero columns on each side of every conv layer's input, or ``"same"`` for (k-1)/2 (odd k);
+    ``bias``: bias terms in every layer (the sheet has none). He initialisation throughout; the first
+    layer's sees one-hot input, so its fan-in is k1 (sig1 = sqrt(2/k1)), later layers n_prev*k, and the
+    Dense layer nf_last*n_len_last. ``impl`` picks the convolution implementation (see nn/conv.py).
+    """
+    from handgrad.errors import HandgradError
+    from handgrad.nn.conv import Conv1D
+
+    rng = rng if rng is not None else np.random.default_rng(0)
+    if not convs:
+        raise HandgradError("convnet needs at least one (k, nf) convolution layer")
+    layers: list[Layer] = []
+    C, length = d, n_len
+    for i, (k, nf) in enumerate(convs):
+        if padding == "same":
+            if k % 2 == 0:
+                raise HandgradError(f"padding 'same' needs odd filter widths, layer {i + 1} has k={k}")
+            p = (k - 1) // 2
+        elif isinstance(padding, str):
+            raise HandgradError(f"padding must be an integer or 'same', got {padding!r}")
+        else:
+            p = padding
+        conv = Conv1D(C, length, k, nf, impl=impl, padding=p, bias=bias, init="he",
+                      sparse_input=(i == 0), rng=rng, dtype=dtype)
+        layers += [conv, ReLU()]
+        C, length = nf, conv.n_out
+    layers.append(Dense(C * length, K, init="he", bias=bias, rng=rng, dtype=dtype))
+    return Model(layers, loss=loss, lam=lam)

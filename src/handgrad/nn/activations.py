@@ -1,0 +1,49 @@
+"""Element-wise layers without parameters: ReLU and inverted dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.nn.layer import Layer
+
+
+class ReLU(Layer):
+    """y = max(0, x). Shapes: any -> same."""
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        y = np.maximum(x, 0)
+        self.cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy * (self.cache > 0)
+
+    def config(self) -> dict:
+        return {"type": "ReLU"}
+
+
+class Dropout(Layer):
+    """Inverted dropout: at training time keep each unit with probability ``keep`` and scale by
+    1/keep, so nothing changes at test time. Shapes: any -> same."""
+
+    def __init__(self, keep: float = 0.8, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"dropout keep probability must be in (0, 1], got {keep}")
+        self.keep = keep
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        if not train or self.keep == 1.0:
+            self.cache = None
+            return x
+        mask = (self.rng.random(x.shape, dtype=np.float32) < self.keep).astype(x.dtype)
+        mask /= self.keep
+        self.cache = mask
+        return x * mask
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy if self.cache is None else dy * self.cache
+
+    def config(self) -> dict:
+        return {"type": "Dropout", "keep": self.keep}

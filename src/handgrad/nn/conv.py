@@ -1,0 +1,339 @@
+"""1-D convolution over a sequence with full-height filters (the DD2424 A3 ConvNet layer).
+
+Layout (the sheet's, column-major as MATLAB's ``(:)``):
+
+- One example is X (C x L): C channels (the alphabet size d for the first layer, the previous layer's
+  number of filters later) at L positions. It is stored as a vector ``vec(X)`` of length L*C with
+  ``index = pos*C + channel``, so a batch is an (N, L*C) array, one row per example.
+- Filters F have shape (C, k, nf): filter f is the C x k matrix F[:, :, f], spanning all channels.
+- The response S (nf x L_out), L_out = L + 2*padding - k + 1, S[f, i] = sum_{c,t} F[c,t,f] X[c, i+t],
+  leaves the layer vectorised the same way: (N, L_out*nf) with ``index = pos*nf + filter``. So a conv
+  layer feeds the next conv layer directly, and the last one feeds a Dense layer whose W is
+  K x (nf*L_out), exactly the sheet's ``s = W vec(X2)``.
+
+Implementations (``impl``), all with the same outputs and gradients:
+
+- ``"mfmx"``: the sheet's reference. Forward ``vec(S) = MF vec(X)`` with MF = MakeMFMatrix(F, L) for the
+  whole batch; backward ``dX = MF^T G``; filter gradient per example ``v = g_j^T MX_{x_j,k,nf}`` with
+  the dense MakeMXMatrix. Readable and slow.
+- ``"a"``: as ``mfmx``, but when the layer's input is data (``needs_input_grad`` is False, i.e. the
+  first layer of a Model) its MX_{x_j,k,nf} matrices are stored sparse in a cache keyed by the input
+  row's bytes: ``precompute(X)`` fills it up front (the sheet's "once for every training input"), and
+  rows missing from it are built on first use. Hidden layers see new inputs every step, so there the
+  cache would be useless; they use the ``mfmx`` path.
+- ``"b"``: the filter gradient uses M_{x,k} (L_out x k*C, no Kronecker factor):
+  ``dF = sum_j M_{x_j,k}^T G_j`` with G_j the (L_out x nf) reshaped g_j.
+- ``"ab"``: (b) everywhere, with the first layer's M_{x_j,k} precomputed sparse as in (a).
+- ``"fast"`` (default): batched im2col. The k-wide window at position i of a column-major vector is
+  the contiguous slice ``[i*C, i*C + k*C)``, so one strided view + one copy gives all windows
+  (N*L_out, k*C); forward is one matmul with the (nf, k*C) filter rows, dF one matmul, dX one matmul
+  plus k slice-adds (col2im). On one-hot inputs (C=28) this dense form measured faster than gathers or
+  scatter-adds of filter columns, so integer index input is expanded to one-hot first.
+
+Input may also be an integer array (N, L) of channel indices with -1 for an empty column (see
+``Encoder.indices``), meaning one-hot columns; only for a layer whose input is data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from handgrad.errors import HandgradError
+from handgrad.nn.init import init_weight
+from handgrad.nn.layer import Layer
+
+IMPLS = ("mfmx", "a", "b", "ab", "fast")
+
+
+# ---------------------------------------------------------------------------------------------
+# The sheet's matrices (one example, or the filters), as plain functions so tests can check them
+# ---------------------------------------------------------------------------------------------
+def filter_rows(F: np.ndarray) -> np.ndarray:
+    """V_F (nf, k*C): row f is vec(F[:, :, f])^T, i.e. V_F[f, t*C + c] = F[c, t, f].
+
+    ``V_F.ravel()`` is the sheet's vec(F) (F(:,:,1) first, then F(:,:,2), ...).
+    """
+    C, k, nf = F.shape
+    return np.ascontiguousarray(F.transpose(2, 1, 0).reshape(nf, k * C))
+
+
+def filters_from_rows(V: np.ndarray, C: int, k: int) -> np.ndarray:
+    """Inverse of ``filter_rows``: (nf, k*C) or the flat vec(F) -> F (C, k, nf)."""
+    return np.ascontiguousarray(V.reshape(-1, k, C).transpose(2, 1, 0))
+
+
+def make_mf_matrix(F: np.ndarray, n_len: int) -> np.ndarray:
+    """MakeMFMatrix: MF ((n_len-k+1)*nf, n_len*C) with vec(S) = MF vec(X) for any X (C x n_len).
+
+    Block row i (rows i*nf .. i*nf+nf-1) holds V_F starting at column i*C.
+    """
+    C, k, nf = F.shape
+    n_out = n_len - k + 1
+    VF = filter_rows(F)
+    MF = np.zeros((n_out * nf, n_len * C), dtype=F.dtype)
+    for i in range(n_out):
+        MF[i * nf:(i + 1) * nf, i * C:i * C + k * C] = VF
+    return MF
+
+
+def make_mx_k(x: np.ndarray, C: int, k: int) -> np.ndarray:
+    """M_{x,k} (n_len-k+1, k*C): row i is vec(X[:, i:i+k])^T, a contiguous slice of x = vec(X)."""
+    return np.ascontiguousarray(sliding_window_view(x, k * C)[::C])
+
+
+def make_mx_matrix(x: np.ndarray, C: int, k: int, nf: int) -> np.ndarray:
+    """MakeMXMatrix: MX ((n_len-k+1)*nf, k*nf*C) with vec(S) = MX vec(F); x = vec(X) (n_len*C,).
+
+    Rows of position i are I_nf (x) vec(X[:, i:i+k])^T: row i*nf+f holds the window in column block f.
+    """
+    m = make_mx_k(x, C, k)  # (n_out, kC)
+    n_out, kc = m.shape
+    MX = np.zeros((n_out, nf, nf, kc), dtype=x.dtype)
+    f = np.arange(nf)
+    MX[:, f, f, :] = m[:, None, :]  # the Kronecker identity: block (f, f) of each position
+    return MX.reshape(n_out * nf, nf * kc)
+
+
+def _small_int(n: int) -> type:
+    return np.int16 if n < np.iinfo(np.int16).max else np.int32
+
+
+def sparse_mx(x: np.ndarray, C: int, k: int, nf: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compact COO (rows, cols, vals) of MX_{x,k,nf} (``nf`` given) or of M_{x,k} (``nf=None``).
+
+    One-hot input has at most k non-zeros per window, so this is tiny next to the dense matrix.
+    """
+    m = make_mx_k(x, C, k)
+    i, r = np.nonzero(m)
+    vals = m[i, r]
+    if nf is None:
+        t = _small_int(m.size)
+        return i.astype(t), r.astype(t), vals
+    kc = m.shape[1]
+    f = np.arange(nf)
+    rows = (i[:, None] * nf + f).ravel()  # row i*nf + f ...
+    cols = (f * kc + r[:, None]).ravel()  # ... column block f
+    t = _small_int(max(m.shape[0] * nf, nf * kc))
+    return rows.astype(t), cols.astype(t), np.repeat(vals, nf)
+
+
+# ---------------------------------------------------------------------------------------------
+# The layer
+# ---------------------------------------------------------------------------------------------
+class Conv1D(Layer):
+    """Full-height 1-D convolution, stride 1, optional zero padding and bias.
+
+    Shapes: x (N, n_len*C) column-major (or int indices (N, n_len), see the module doc) ->
+    y (N, n_out*nf), n_out = n_len + 2*padding - k + 1; F (C, k, nf); b (nf,).
+
+    ``sparse_input``: the input is one-hot (one non-zero per column), which only changes the He
+    initialisation: a filter then sees k non-zero inputs of its C*k, so fan_in = k
+    (sig = sqrt(2/k), as course peers used) instead of C*k (sig = sqrt(2/(C*k))).
+    """
+
+    regularized = ("F",)
+
+    def __init__(self, C: int, n_len: int, k: int, nf: int, *, impl: str = "fast", padding: int = 0,
+                 bias: bool = False, init: str = "he", std: float | None = None, sparse_input: bool = False,
+                 rng: np.random.Generator | None = None, dtype=np.float32) -> None:
+        super().__init__()
+        if impl not in IMPLS:
+            raise HandgradError(f"unknown convolution impl {impl!r}; choose one of {', '.join(IMPLS)}")
+        for key, v, lo in (("C", C, 1), ("n_len", n_len, 1), ("k", k, 1), ("nf", nf, 1), ("padding", padding, 0)):
+            if int(v) != v or v < lo:
+                raise HandgradError(f"convolution {key} must be an integer >= {lo}, got {v!r}")
+        if n_len + 2 * padding < k:
+            raise HandgradError(f"filter width k={k} is longer than the padded input "
+                                f"({n_len} + 2*{padding} positions)")
+        self.C, self.n_len, self.k, self.nf = int(C), int(n_len), int(k), int(nf)
+        self.impl, self.padding, self.bias = impl, int(padding), bool(bias)
+        self.init, self.std, self.sparse_input = init, std, bool(sparse_input)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        fan_in = k if sparse_input else C * k
+        self.params["F"] = init_weight(init, (C, k, nf), fan_in=fan_in, fan_out=nf * k, std=std,
+                                       rng=rng).astype(dtype)
+        if bias:
+            self.params["b"] = np.zeros(nf, dtype=dtype)
+        # impl "a"/"ab": sparse MX of each data row seen, keyed by the row's dtype and bytes
+        self._mx_cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    # -- sizes ---------------------------------------------------------------------------
+    @property
+    def n_out(self) -> int:
+        """Output positions n_len + 2*padding - k + 1."""
+        return self.n_len + 2 * self.padding - self.k + 1
+
+    @property
+    def d_in(self) -> int:
+        return self.n_len * self.C
+
+    @property
+    def d_out(self) -> int:
+        return self.n_out * self.nf
+
+    # -- input handling ------------------------------------------------------------------
+    def _as_dense(self, x: np.ndarray) -> np.ndarray:
+        """Validate x and return it as (N, n_len*C) in the parameters' dtype."""
+        dtype = self.params["F"].dtype
+        if np.issubdtype(x.dtype, np.integer):
+            if self.needs_input_grad:
+                raise HandgradError("integer (index) input is only accepted by a first layer, whose input is "
+                                    "data (needs_input_grad=False)")
+            if x.ndim != 2 or x.shape[1] != self.n_len:
+                raise HandgradError(f"index input has shape {x.shape}, expected (N, {self.n_len})")
+            if x.size and (x.min() < -1 or x.max() >= self.C):
+                raise HandgradError(f"index input must lie in -1..{self.C - 1}, got {x.min()}..{x.max()}")
+            n = len(x)
+            X = np.zeros((n, self.n_len, self.C), dtype=dtype)
+            rows, pos = np.nonzero(x >= 0)
+            X[rows, pos, x[rows, pos]] = 1
+            return X.reshape(n, self.d_in)
+        if x.ndim != 2 or x.shape[1] != self.d_in:
+            raise HandgradError(f"convolution input has shape {x.shape}, expected (N, {self.d_in}) = "
+                                f"(N, n_len*C) with n_len={self.n_len}, C={self.C}")
+        return np.ascontiguousarray(x, dtype=dtype)
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        """(N, n_len*C) -> (N, (n_len+2p)*C): zero columns of X on both sides are zeros at the vector's ends."""
+        if not self.padding:
+            return x
+        z = np.zeros((len(x), self.padding * self.C), dtype=x.dtype)
+        return np.concatenate([z, x, z], axis=1)
+
+    def _unpad(self, dxp: np.ndarray) -> np.ndarray:
+        p = self.padding * self.C
+        return dxp[:, p:dxp.shape[1] - p] if p else dxp
+
+    def _uses_cache(self) -> bool:
+        # the sparse precomputation (variant a) pays only where the input is data, fixed across epochs
+        return self.impl in ("a", "ab") and not self.needs_input_grad
+
+    # -- forward / backward --------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        raw = x
+        xp = self._pad(self._as_dense(x))
+        n, C, k, nf, n_out = len(xp), self.C, self.k, self.nf, self.n_out
+        F = self.params["F"]
+        if self.impl == "fast":
+            # all windows at once: window i is the contiguous slice [i*C, i*C + k*C) of a row
+            cols = np.ascontiguousarray(sliding_window_view(xp, k * C, axis=1)[:, ::C]).reshape(n * n_out, k * C)
+            VF = filter_rows(F)
+            y = (cols @ VF.T).reshape(n, n_out * nf)
+            self.cache = (cols, VF)
+        else:
+            # the sheet: one MF per forward pass (it depends on F), applied to the whole batch
+            MF = make_mf_matrix(F, self.n_len + 2 * self.padding)
+            y = xp @ MF.T
+            self.cache = (raw, xp, MF)
+        if self.bias:
+            y = (y.reshape(n, n_out, nf) + self.params["b"]).reshape(n, n_out * nf)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """dy (N, n_out*nf) -> dx (N, n_len*C), or None when the input is data.
+
+        dy already holds the loss's 1/N, so the filter gradient is a plain sum over examples.
+        """
+        n, C, k, nf, n_out = len(dy), self.C, self.k, self.nf, self.n_out
+        G = np.ascontiguousarray(dy).reshape(n * n_out, nf)  # row (j, i): the nf responses of position i
+        self.grads = {}
+        if self.impl == "fast":
+            cols, VF = self.cache
+            dV = G.T @ cols  # (nf, kC)
+            self.grads["F"] = filters_from_rows(dV, C, k)
+            dx = None
+            if self.needs_input_grad:
+                # col2im: window i of every example gets back its k*C column gradients
+                dcols = (G @ VF).reshape(n, n_out, k * C)
+                dxp = np.zeros((n, self.n_len + 2 * self.padding, C), dtype=dcols.dtype)
+                for t in range(k):
+                    dxp[:, t:t + n_out] += dcols[:, :, t * C:(t + 1) * C]
+                dx = self._unpad(dxp.reshape(n, -1))
+        else:
+            raw, xp, MF = self.cache
+            self.grads["F"] = self._filter_grad(raw, xp, dy.reshape(n, n_out * nf))
+            dx = self._unpad(dy @ MF) if self.needs_input_grad else None  # G <- MF^T G
+        if self.bias:
+            self.grads["b"] = G.sum(axis=0)
+        return dx
+
+    def _filter_grad(self, raw: np.ndarray, xp: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """dL/dF by the sheet's per-example formulas; g (N, n_out*nf) holds the g_j as rows."""
+        C, k, nf, n_out = self.C, self.k, self.nf, self.n_out
+        use_b = self.impl in ("b", "ab")
+        if self._uses_cache():
+            keys = self._keys(raw)
+            if use_b:  # (a)+(b): sparse M_{x,k}; V = M^T G_j, (kC, nf)
+                V = np.zeros(k * C * nf, dtype=g.dtype)
+                f = np.arange(nf)
+                for j, key in enumerate(keys):
+                    rows, cols, vals = self._sparse(key, xp[j], None)
+                    Gj = g[j].reshape(n_out, nf)
+                    V += np.bincount((cols.astype(np.intp)[:, None] * nf + f).ravel(),
+                                     weights=(vals[:, None] * Gj[rows]).ravel(), minlength=k * C * nf)
+                return filters_from_rows(V.reshape(k * C, nf).T, C, k)
+            v = np.zeros(nf * k * C, dtype=g.dtype)  # (a): sparse MX_{x,k,nf}; v = g_j^T MX
+            for j, key in enumerate(keys):
+                rows, cols, vals = self._sparse(key, xp[j], nf)
+                v += np.bincount(cols, weights=g[j][rows] * vals, minlength=nf * k * C)
+            return filters_from_rows(v, C, k)
+        if use_b:  # (b): V = sum_j M_{x_j,k}^T reshape(g_j, nf, n_out)^T, vec(V) = v
+            V = np.zeros((k * C, nf), dtype=g.dtype)
+            for j in range(len(xp)):
+                V += make_mx_k(xp[j], C, k).T @ g[j].reshape(n_out, nf)
+            return filters_from_rows(V.T, C, k)
+        v = np.zeros(nf * k * C, dtype=g.dtype)  # the reference: v = sum_j g_j^T MX_{x_j,k,nf}
+        for j in range(len(xp)):
+            v += g[j] @ make_mx_matrix(xp[j], C, k, nf)
+        return filters_from_rows(v, C, k)
+
+    # -- variant (a): sparse precomputation for data input -------------------------------
+    @staticmethod
+    def _keys(raw: np.ndarray) -> list[bytes]:
+        prefix = raw.dtype.str.encode()
+        raw = np.ascontiguousarray(raw)
+        return [prefix + row.tobytes() for row in raw]
+
+    def _sparse(self, key: bytes, xrow: np.ndarray, nf: int | None):
+        entry = self._mx_cache.get(key)
+        if entry is None:
+            entry = self._mx_cache[key] = sparse_mx(xrow, self.C, self.k, nf)
+        return entry
+
+    def precompute(self, X: np.ndarray, batch_size: int = 1000) -> int:
+        """Variant (a): build the sparse MX (impl "a") or M_{x,k} (impl "ab") of every row of X now.
+
+        X must be in the same form (dtype, dense or index) as the batches later given to ``forward``,
+        because rows are looked up by their bytes. Duplicate rows share one entry. Returns the number of
+        cached inputs. Only meaningful for a layer whose input is data (``needs_input_grad=False``).
+        """
+        if self.impl not in ("a", "ab"):
+            raise HandgradError(f"precompute is for impl 'a' or 'ab', this layer uses {self.impl!r}")
+        if self.needs_input_grad:
+            raise HandgradError("precompute needs a layer whose input is data (the first layer of a Model, "
+                                "needs_input_grad=False)")
+        nf = self.nf if self.impl == "a" else None
+        for s in range(0, len(X), batch_size):
+            raw = X[s:s + batch_size]
+            xp = self._pad(self._as_dense(raw))
+            for j, key in enumerate(self._keys(raw)):
+                self._sparse(key, xp[j], nf)
+        return len(self._mx_cache)
+
+    def clear_cache(self) -> None:
+        self._mx_cache.clear()
+
+    def astype(self, dtype) -> "Conv1D":
+        super().astype(dtype)
+        self._mx_cache.clear()  # cached values are in the old dtype
+        return self
+
+    def config(self) -> dict:
+        return {"type": "Conv1D", "C": self.C, "n_len": self.n_len, "k": self.k, "nf": self.nf,
+                "impl": self.impl, "padding": self.padding, "bias": self.bias, "init": self.init,
+                "std": self.std, "sparse_input": self.sparse_input}
+
+    def __repr__(self) -> str:
+        return (f"Conv1D(C={self.C}, n_len={self.n_len}, k={self.k}, nf={self.nf}, impl={self.impl!r}, "
+                f"padding={self.padding}, bias={self.bias})")

@@ -1,0 +1,48 @@
+"""The layer protocol every building block of a model follows.
+
+A layer holds its parameters in ``params`` and, after ``backward``, the gradients of the
+loss with respect to them in ``grads`` (same keys, same shapes). ``forward(x, train)`` keeps
+what ``backward`` needs in ``self.cache``; ``backward(dy)`` *assigns* ``grads`` (never
+accumulates, so calling it twice gives the same result) and returns the gradient with
+respect to the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layer:
+    """Base class: a forward/backward pair with a cache, cs231n style."""
+
+    #: parameters that L2 regularisation applies to (weights, not biases)
+    regularized: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache: object = None
+        #: when False, backward may skip computing dx (first layer of a model)
+        self.needs_input_grad: bool = True
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def astype(self, dtype: np.dtype) -> "Layer":
+        """Cast parameters in place to ``dtype`` (float32 for training, float64 for checks)."""
+        for k, v in self.params.items():
+            self.params[k] = v.astype(dtype, copy=False)
+        self.grads = {}
+        self.cache = None
+        return self
+
+    def config(self) -> dict:
+        """JSON-able constructor arguments, so a saved model can be rebuilt without pickle."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"

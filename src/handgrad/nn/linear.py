@@ -1,0 +1,47 @@
+"""Fully connected (affine) layer: y = x W^T + b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handgrad.nn.init import init_weight
+from handgrad.nn.layer import Layer
+
+
+class Dense(Layer):
+    """Affine map of a batch of row vectors.
+
+    Shapes: x (N, d_in) -> y (N, d_out); W (d_out, d_in) (the course's K x d), b (d_out,).
+    """
+
+    regularized = ("W",)
+
+    def __init__(self, d_in: int, d_out: int, *, init: str = "normal", std: float | None = None,
+                 bias: bool = True, rng: np.random.Generator | None = None, dtype=np.float32) -> None:
+        super().__init__()
+        self.d_in, self.d_out, self.init, self.std, self.bias = d_in, d_out, init, std, bias
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.params["W"] = init_weight(init, (d_out, d_in), fan_in=d_in, fan_out=d_out, std=std, rng=rng).astype(dtype)
+        if bias:
+            # the course's A1 draws b like W; later sheets start biases at zero
+            b = init_weight(init, (d_out,), fan_in=d_in, fan_out=d_out, std=std, rng=rng) if init == "normal" else np.zeros(d_out)
+            self.params["b"] = b.astype(dtype)
+
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        self.cache = x
+        y = x @ self.params["W"].T
+        if self.bias:
+            y += self.params["b"]
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        x = self.cache
+        self.grads = {"W": dy.T @ x}
+        if self.bias:
+            self.grads["b"] = dy.sum(axis=0)
+        # the first layer's input is data: no gradient needed, and skipping it saves a matmul
+        return dy @ self.params["W"] if self.needs_input_grad else None
+
+    def config(self) -> dict:
+        return {"type": "Dense", "d_in": self.d_in, "d_out": self.d_out, "init": self.init,
+                "std": self.std, "bias": self.bias}

@@ -1,0 +1,166 @@
+"""Figures, drawn with matplotlib's Agg backend (no screen needed) and saved atomically."""
+
+from __future__ import annotations
+
+import io as _io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from handgrad.io import atomic_write_bytes  # noqa: E402
+
+
+def save(fig, path: Path) -> Path:
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def learning_curves(history, path: Path, *, by: str = "epoch", title: str = "") -> Path:
+    """Cost, loss and accuracy on training and validation data, by epoch or update step."""
+    cols = history.columns
+    x = cols[by]
+    metrics = [m for m in ("cost", "loss", "accuracy", "balanced_accuracy") if f"train_{m}" in cols]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4))
+    for ax, m in zip(np.atleast_1d(axes), metrics):
+        for split, style in (("train", "-"), ("val", "--")):
+            if f"{split}_{m}" in cols:
+                ax.plot(x, cols[f"{split}_{m}"], style, label="training" if split == "train" else "validation")
+        if history.best_step is not None and by == "step":
+            ax.axvline(history.best_step, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel("epoch" if by == "epoch" else "update step")
+        ax.set_title(m.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def learning_rate(schedule, n_updates: int, path: Path) -> Path:
+    """The learning rate of every update step."""
+    t = np.arange(n_updates)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(t, [schedule(i) for i in t])
+    ax.set_xlabel("update step")
+    ax.set_ylabel("learning rate")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def class_templates(W: np.ndarray, classes, path: Path, shape=(3, 32, 32)) -> Path:
+    """Each row of W (K, 3072) as an image, min-max scaled, in a 2 x 5 grid (the course's montage)."""
+    k = len(W)
+    cols = 5 if k % 5 == 0 else k
+    rows = int(np.ceil(k / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.1 * rows))
+    for i, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if i < k:
+            im = W[i].reshape(shape).transpose(1, 2, 0).astype(np.float64)
+            im = (im - im.min()) / max(im.max() - im.min(), 1e-12)
+            ax.imshow(im, interpolation="nearest")
+            ax.set_title(classes[i], fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def probability_histograms(p_true: np.ndarray, correct: np.ndarray, path: Path, title: str = "") -> Path:
+    """Histograms of the probability given to the ground-truth class, correct vs incorrect."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    bins = np.linspace(0, 1, 41)
+    ax.hist(p_true[correct], bins=bins, alpha=0.6, label=f"correctly classified ({int(correct.sum())})")
+    ax.hist(p_true[~correct], bins=bins, alpha=0.6, label=f"incorrectly classified ({int((~correct).sum())})")
+    ax.set_xlabel("probability of the ground-truth class")
+    ax.set_ylabel("test images")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def confusion(cm: np.ndarray, classes, path: Path, title: str = "") -> Path:
+    """Confusion matrix, rows true classes, columns predictions, counts written in the cells."""
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(0.45 * k + 2.5, 0.45 * k + 2))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(k), classes, rotation=90, fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    hi = cm.max() if cm.size else 0
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] > hi / 2 else "black")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def class_distribution(counts: dict[str, np.ndarray], classes, path: Path) -> Path:
+    """Bar plot of examples per class for each named set, on a log scale."""
+    k = len(classes)
+    width = 0.8 / len(counts)
+    fig, ax = plt.subplots(figsize=(0.5 * k + 2, 3.5))
+    for i, (name, c) in enumerate(counts.items()):
+        ax.bar(np.arange(k) + i * width, c, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(k) + width * (len(counts) - 1) / 2, classes, rotation=90)
+    ax.set_ylabel("names")
+    ax.legend()
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def scatter_log(x, y, path: Path, *, xlabel: str, ylabel: str, highlight=None) -> Path:
+    """Validation accuracy against a log-scaled hyper-parameter (search results)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.scatter(x, y, s=18)
+    if highlight is not None:
+        ax.scatter(np.asarray(x)[highlight], np.asarray(y)[highlight], s=40, color="red", label="top 3")
+        ax.legend()
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def run_figures(run_dir: Path, cfg, data, fitted) -> None:
+    """The figures a run folder gets, depending on the model and data."""
+    fig_dir = Path(run_dir) / "figures"
+    by = "step" if cfg.train.schedule == "cyclical" or cfg.train.n_updates else "epoch"
+    learning_curves(fitted.history, fig_dir / "learning_curves.png", by=by, title=cfg.name)
+    if cfg.train.schedule != "constant":
+        learning_rate(fitted.plan.schedule, fitted.plan.n_updates, fig_dir / "learning_rate.png")
+    model = fitted.model
+    if cfg.model.kind == "linear" and "image_shape" in data.meta:
+        class_templates(model.layers[0].params["W"], data.classes, fig_dir / "templates.png",
+                        tuple(data.meta["image_shape"]))
+    X_eval, y_eval = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
+    probs = model.predict_proba(X_eval)
+    if probs is not None and data.X_test is not None:
+        p_true = probs[np.arange(len(y_eval)), y_eval]
+        correct = probs.argmax(axis=1) == y_eval
+        probability_histograms(p_true, correct, fig_dir / "probability_histograms.png",
+                               title=f"{cfg.name}: {cfg.model.loss} (test data)")
+    if cfg.data.dataset == "surnames":
+        from handgrad.metrics import confusion_matrix
+
+        cm = confusion_matrix(data.y_val, model.predict(data.X_val), data.K)
+        confusion(cm, data.classes, fig_dir / "confusion_val.png", title=f"{cfg.name}: validation")
+        counts = {"training": np.bincount(data.y_train, minlength=data.K),
+                  "validation": np.bincount(data.y_val, minlength=data.K)}
+        class_distribution(counts, data.classes, fig_dir / "class_distribution.png")

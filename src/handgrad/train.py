@@ -1,0 +1,163 @@
+"""The training loop: batches -> forward -> loss -> backward -> optimizer step, with evaluation
+hooks. ``Trainer.fit`` returns a :class:`History` (Keras style); callbacks see every stage."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from handgrad.data.sampling import EpochSampler
+from handgrad.history import History
+from handgrad.optim import SGD
+from handgrad.schedules import Constant
+
+Evaluator = Callable[[object, np.ndarray, np.ndarray], dict]
+
+
+class Callback:
+    """Hooks the trainer calls; override the ones you need."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+    def on_epoch_begin(self, trainer: "Trainer", epoch: int) -> None: ...
+    def on_step_end(self, trainer: "Trainer", step: int) -> None: ...
+    def on_record(self, trainer: "Trainer", row: dict) -> None: ...
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over update steps; silent when stderr is not a terminal (logs, CI)."""
+
+    def __init__(self, desc: str = "train", disable: bool | None = None) -> None:
+        self.desc = desc
+        self.disable = (not sys.stderr.isatty()) if disable is None else disable
+
+    def on_train_begin(self, trainer):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=trainer.n_updates, desc=self.desc, unit="step", disable=self.disable, leave=False)
+
+    def on_step_end(self, trainer, step):
+        self.bar.update(1)
+
+    def on_record(self, trainer, row):
+        if "val_accuracy" in row:
+            self.bar.set_postfix(val_acc=f"{row['val_accuracy']:.4f}")
+
+    def on_train_end(self, trainer):
+        self.bar.close()
+
+
+class Snapshots(Callback):
+    """Keep a copy of the parameters every ``every`` steps (e.g. the end of each LR cycle) for a
+    snapshot ensemble (Huang et al. 2017)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.params: list[dict[str, np.ndarray]] = []
+
+    def on_step_end(self, trainer, step):
+        if step % self.every == 0:
+            self.params.append(trainer.model.copy_params())
+
+
+def steps_per_epoch(epoch_size: int, n_batch: int) -> int:
+    """Updates per epoch; a last, smaller batch counts as an update."""
+    return math.ceil(epoch_size / n_batch)
+
+
+class Trainer:
+    """Mini-batch training of a :class:`handgrad.models.Model`.
+
+    Parameters
+    ----------
+    optimizer, schedule: the update rule and the learning rate as a function of the step.
+    n_batch: batch size. sampling: 'sequential' | 'shuffle' | 'balanced' (see EpochSampler).
+    record_every: evaluate on the training and validation sets every this many updates
+        (and at step 0 and at the end); default once per epoch.
+    keep_best: restore, at the end, the parameters with the best ``best_metric`` seen at a
+        recording point (a key of the recorded row, e.g. 'val_accuracy').
+    evaluate: f(model, X, y) -> dict of scalars; default ``model.evaluate`` (cost, loss, accuracy).
+    augment: f(X_batch, rng) -> X_batch applied to every training batch.
+    rng: the Generator for sampling, dropout masks and augmentation.
+    """
+
+    def __init__(self, model, *, optimizer=None, schedule=None, n_batch: int = 100,
+                 sampling: str = "sequential", record_every: int | None = None,
+                 keep_best: bool = False, best_metric: str = "val_accuracy",
+                 evaluate: Evaluator | None = None, augment=None,
+                 callbacks: Sequence[Callback] = (), rng: np.random.Generator | None = None) -> None:
+        self.model = model
+        self.optimizer = optimizer if optimizer is not None else SGD()
+        self.schedule = schedule if schedule is not None else Constant(0.01)
+        self.n_batch = n_batch
+        self.sampling = sampling
+        self.record_every = record_every
+        self.keep_best = keep_best
+        self.best_metric = best_metric
+        self.evaluate = evaluate if evaluate is not None else (lambda m, X, y: m.evaluate(X, y))
+        self.augment = augment
+        self.callbacks = list(callbacks)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+    def _record(self, history, step, epoch, X, y, X_val, y_val):
+        row = {"step": step, "epoch": epoch, "lr": self.schedule(max(step - 1, 0))}
+        row.update({f"train_{k}": v for k, v in self.evaluate(self.model, X, y).items()})
+        if X_val is not None:
+            row.update({f"val_{k}": v for k, v in self.evaluate(self.model, X_val, y_val).items()})
+        history.record(**row)
+        if self.keep_best and row.get(self.best_metric) is not None and (
+                self.best_value_ is None or row[self.best_metric] > self.best_value_):
+            self.best_value_ = row[self.best_metric]
+            self.best_params_ = self.model.copy_params()
+            history.best_step = step
+        for cb in self.callbacks:
+            cb.on_record(self, row)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None, *, n_epochs: float | None = None,
+            n_updates: int | None = None) -> History:
+        """Train for ``n_updates`` steps, or ``n_epochs`` passes of the sampler; returns the History."""
+        sampler = EpochSampler(y, self.sampling)
+        spe = steps_per_epoch(sampler.epoch_size, self.n_batch)
+        if n_updates is None:
+            if n_epochs is None:
+                raise ValueError("give n_epochs or n_updates")
+            n_updates = int(round(n_epochs * spe))
+        self.n_updates = n_updates
+        record_every = self.record_every or spe
+        history = History()
+        self.best_value_, self.best_params_ = None, None
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        self._record(history, 0, 0.0, X, y, X_val, y_val)
+        step, epoch = 0, 0
+        while step < n_updates:
+            for cb in self.callbacks:
+                cb.on_epoch_begin(self, epoch)
+            order = sampler.indices(self.rng)
+            for start in range(0, sampler.epoch_size, self.n_batch):
+                if step >= n_updates:
+                    break
+                if order is None:  # sequential: slices are views, no copy
+                    Xb, yb = X[start:start + self.n_batch], y[start:start + self.n_batch]
+                else:
+                    b = order[start:start + self.n_batch]
+                    Xb, yb = X[b], y[b]
+                if self.augment is not None:
+                    Xb = self.augment(Xb, self.rng)
+                self.model.loss_and_grads(Xb, yb)
+                self.optimizer.step(self.model, self.schedule(step))
+                step += 1
+                for cb in self.callbacks:
+                    cb.on_step_end(self, step)
+                if step % record_every == 0 or step == n_updates:
+                    self._record(history, step, step / spe, X, y, X_val, y_val)
+            epoch += 1
+        if self.keep_best and self.best_params_ is not None:
+            self.model.set_params(self.best_params_)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return history
