@@ -288,3 +288,31 @@ def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = 
     io.write_json(Path(run_dir) / "config.json", cfg.to_dict())
     io.write_json(Path(run_dir) / "metrics.json", agg)
     return agg
+
+
+def gradcheck_cases(cfg: Config) -> list[dict]:
+    """The sheet's gradient tests on the configured data: for each batch size and lambda, a
+    float64 model (on the first ``n_dims`` features) is checked parameter by parameter."""
+    from handgrad.gradcheck import check_model
+
+    gc = cfg.gradcheck
+    data = prepare_data(cfg)
+    lambdas = sorted(set(gc.lambdas) | {cfg.train.lam})
+    cases = []
+    for n in gc.batch_sizes:
+        X = np.asarray(data.X_train[:n], dtype=np.float64)
+        y = data.y_train[:n]
+        meta = dict(data.meta)
+        if cfg.model.kind != "convnet" and gc.n_dims is not None:
+            X = X[:, :gc.n_dims]
+        update = {"model": cfg.model.model_copy(update={
+            k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs)) if v is not None})}
+        for lam in lambdas:
+            c = cfg.model_copy(update={**update, "train": cfg.train.model_copy(update={"lam": lam})})
+            rng = np.random.default_rng(cfg.seed)
+            model = build_model(c, X.shape[1], data.K, rng, meta).astype(np.float64)
+            rows = check_model(model, X, y, h=gc.h, method=gc.method, eps=gc.eps)
+            cases.append({"batch_size": int(len(y)), "lambda": lam, "n_dims": int(X.shape[1]),
+                          "method": gc.method, "h": gc.h, "rows": [r.to_dict() for r in rows],
+                          "max_rel": max(r.max_rel for r in rows)})
+    return cases

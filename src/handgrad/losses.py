@@ -87,11 +87,16 @@ class MultiClassHinge:
         return loss, ds
 
     def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-margin contributions max(0, s_j - s_y + margin) / N whose sum is the loss."""
+        """Per-margin contributions max(0, s_j - s_y + margin) / N whose sum is the loss.
+
+        Each active margin is split into (s_j - s_y) and the constant margin: adding 1 to a small
+        score difference would round away the digits a finite difference needs.
+        """
         n = len(y)
-        m = scores - scores[np.arange(n), y][:, None] + self.margin
-        m[np.arange(n), y] = 0.0
-        return np.maximum(m, 0.0) / n
+        diff = scores - scores[np.arange(n), y][:, None]
+        active = diff + self.margin > 0
+        active[np.arange(n), y] = False
+        return np.concatenate([np.where(active, diff, 0.0).ravel(), active.ravel() * self.margin]) / n
 
     def probs(self, scores: np.ndarray) -> None:
         return None  # hinge scores have no probabilistic reading

@@ -25,6 +25,7 @@ job of ``handgrad.preprocessing``.
 
 from __future__ import annotations
 
+import codecs
 import os
 import pickle
 import tarfile
@@ -54,7 +55,8 @@ SPLITS = {
 }
 DIM = 32 * 32 * 3  # features per image
 
-BatchSource = str | os.PathLike | tuple[str | os.PathLike, str]
+BatchSource = str | os.PathLike | tuple[str | os.PathLike, str]  # a file, or (tar, member)
+_Batch = tuple[np.ndarray, np.ndarray]  # X uint8 (N, 3072), y int64 (N,)
 
 
 @dataclass(eq=False)
@@ -67,7 +69,9 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.y.shape != (self.X.shape[0],):
-            raise ValueError(f"Dataset {self.name!r}: X must be (N, d) and y (N,), got {self.X.shape} and {self.y.shape}")
+            raise ValueError(
+                f"Dataset {self.name!r}: X must be (N, d) and y (N,), got {self.X.shape} and {self.y.shape}"
+            )
 
     @property
     def n(self) -> int:
@@ -93,6 +97,9 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # written by numpy >= 2
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    # Python 3's pickle writes bytes at protocol 2 as _codecs.encode(str, 'latin1'): a batch a
+    # user re-saved with pickle.dump needs it; it only converts text to bytes
+    ("_codecs", "encode"): codecs.encode,
 }
 
 
@@ -112,52 +119,63 @@ class _BatchUnpickler(pickle.Unpickler):
             raise _RefusedGlobal(f"{module}.{name}") from None
 
 
-def _parse(f: BinaryIO, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _parse(f: BinaryIO, label: str) -> _Batch:
     """Unpickle and check one batch from the open file ``f``; ``label`` names it in errors."""
     try:
         # encoding="bytes": the official files are Python 2 pickles whose str become bytes.
         batch = _BatchUnpickler(f, encoding="bytes").load()
     except _RefusedGlobal as err:
         raise HandgradError(
-            f"refusing to load {label}: it asks for {err.qualname}, which a CIFAR-10 batch never contains"
+            f"refusing to load {label}: it asks for {err.qualname}, "
+            "which a CIFAR-10 batch never contains"
         ) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
             AttributeError, OverflowError, zlib.error) as err:
-        raise HandgradError(f"cannot read {label}: truncated or corrupt file ({type(err).__name__}: {err})") from err
+        raise HandgradError(
+            f"cannot read {label}: truncated or corrupt file ({type(err).__name__}: {err})"
+        ) from err
     return _check_batch(batch, label)
 
 
-def _check_batch(batch: object, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_batch(batch: object, label: str) -> _Batch:
     """Validate an unpickled batch; return X uint8 (N, 3072) and y int64 (N,)."""
     if not isinstance(batch, dict):
-        raise HandgradError(f"{label} is not a CIFAR-10 batch: it holds a {type(batch).__name__}, not a dict")
+        kind = type(batch).__name__
+        raise HandgradError(f"{label} is not a CIFAR-10 batch: it holds a {kind}, not a dict")
     for key in (b"data", b"labels"):
         if key not in batch:
             raise HandgradError(f"{label} has no key {key!r}; keys found: {', '.join(map(repr, batch))}")
 
     X = batch[b"data"]
     if not (isinstance(X, np.ndarray) and X.dtype == np.uint8 and X.ndim == 2 and X.shape[1] == DIM):
-        found = f"a {X.dtype} array of shape {X.shape}" if isinstance(X, np.ndarray) else f"a {type(X).__name__}"
-        raise HandgradError(f"{label}: key b'data' must be a uint8 array of shape (N, {DIM}), found {found}")
+        found = f"{X.dtype} array of shape {X.shape}" if isinstance(X, np.ndarray) else type(X).__name__
+        raise HandgradError(
+            f"{label}: key b'data' must be a uint8 array of shape (N, {DIM}), found a {found}"
+        )
 
     try:
         y = np.asarray(batch[b"labels"])
     except (ValueError, TypeError):  # e.g. a ragged list
         y = np.asarray(None)
     if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise HandgradError(f"{label}: key b'labels' must be a list of ints, found {y.dtype} values of shape {y.shape}")
+        raise HandgradError(
+            f"{label}: key b'labels' must be a list of ints, found {y.dtype} values of shape {y.shape}"
+        )
     if len(y) != len(X):
-        raise HandgradError(f"{label}: key b'labels' has {len(y)} labels but b'data' has {len(X)} images")
+        raise HandgradError(
+            f"{label}: key b'labels' has {len(y)} labels but b'data' has {len(X)} images"
+        )
     bad = np.flatnonzero((y < 0) | (y >= len(CLASSES)))
     if bad.size:
         raise HandgradError(
-            f"{label}: key b'labels' holds {y[bad[0]]} at index {bad[0]}; CIFAR-10 labels are 0..{len(CLASSES) - 1}"
+            f"{label}: key b'labels' holds {y[bad[0]]} at index {bad[0]}; "
+            f"CIFAR-10 labels are 0..{len(CLASSES) - 1}"
         )
     # Both conversions are no-ops (no copy) for the official files, apart from the labels list.
     return np.ascontiguousarray(X), y.astype(np.int64, copy=False)
 
 
-def _read_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_file(path: Path) -> _Batch:
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -201,7 +219,7 @@ def load_batch(source: BatchSource) -> tuple[np.ndarray, np.ndarray]:
 # --- reading several batches from a folder or the official archive --------------------------
 
 
-def _iter_folder(folder: Path, names: tuple[str, ...]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+def _iter_folder(folder: Path, names: tuple[str, ...]) -> Iterator[tuple[str, _Batch]]:
     # Check every file first, so a missing one fails before seconds of loading.
     for name in names:
         if not (folder / name).is_file():
@@ -213,23 +231,22 @@ def _iter_folder(folder: Path, names: tuple[str, ...]) -> Iterator[tuple[str, tu
         yield name, _read_file(folder / name)
 
 
-def _iter_tar(path: Path, members: tuple[str, ...]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+def _iter_tar(path: Path, names: tuple[str, ...], prefix: str = "") -> Iterator[tuple[str, _Batch]]:
     # Members are read in archive order, in one pass over the gzip stream (no seeking back).
-    wanted = set(members)
+    wanted = {prefix + name: name for name in names}  # member name -> batch name
     with _open_tar(path) as tar:
         try:
             for info in tar:
-                name = _member_name(info)
-                if name in wanted and info.isfile():
-                    wanted.remove(name)
-                    yield name, _parse(tar.extractfile(info), f"{path}:{name}")
+                member = _member_name(info)
+                if member in wanted and info.isfile():
+                    yield wanted.pop(member), _parse(tar.extractfile(info), f"{path}:{member}")
         except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
             raise HandgradError(f"cannot read {path}: truncated or corrupt archive ({err})") from err
     if wanted:
         raise HandgradError(f"archive {path} has no member {min(wanted)}")
 
 
-def _iter_batches(root: Path, names: tuple[str, ...]) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+def _iter_batches(root: Path, names: tuple[str, ...]) -> Iterator[tuple[str, _Batch]]:
     """Yield ``(name, (X, y))`` for each batch in ``names``, in an order that is cheap to read."""
     if root.is_dir():
         # Also accept the folder above cifar-10-batches-py (e.g. $HANDGRAD_DATA itself).
@@ -237,10 +254,11 @@ def _iter_batches(root: Path, names: tuple[str, ...]) -> Iterator[tuple[str, tup
             root = root / FOLDER
         return _iter_folder(root, names)
     if root.is_file():
-        prefix = f"{FOLDER}/"  # the official archive holds cifar-10-batches-py/data_batch_1 etc.
-        members = _iter_tar(root, tuple(prefix + name for name in names))
-        return ((member.removeprefix(prefix), batch) for member, batch in members)
-    raise HandgradError(f"CIFAR-10 location {root} does not exist (expected a {FOLDER} folder or cifar-10-python.tar.gz)")
+        # The official archive holds cifar-10-batches-py/data_batch_1 etc.
+        return _iter_tar(root, names, prefix=f"{FOLDER}/")
+    raise HandgradError(
+        f"CIFAR-10 location {root} does not exist (expected a {FOLDER} folder or cifar-10-python.tar.gz)"
+    )
 
 
 def _load_train_batches(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -284,7 +302,7 @@ def load_cifar10(
     split : "a1" or "all", see the module docstring. "a1": data_batch_1 / data_batch_2 /
         test_batch. "all": the five training batches in order, the last ``n_val`` images
         as validation and the rest as training.
-    n_val : validation size for split "all", 1..49999 (ignored by "a1").
+    n_val : validation size for split "all", 1..49999 (not used by "a1").
     root : the ``cifar-10-batches-py`` folder, the folder above it, or the official
         ``cifar-10-python.tar.gz`` (read without unpacking). Default:
         ``sources.cifar10_dir()`` (HANDGRAD_DATA, else a download).
@@ -298,7 +316,7 @@ def load_cifar10(
     if split not in SPLITS:
         valid = "; ".join(f"{name!r} ({what})" for name, what in SPLITS.items())
         raise HandgradError(f"unknown CIFAR-10 split {split!r}; valid splits: {valid}")
-    if not 1 <= n_val <= 49999:
+    if split == "all" and not 1 <= n_val <= 49999:
         raise HandgradError(f"n_val={n_val} is out of range; it must be between 1 and 49999")
     if n_train is not None and n_train < 1:
         raise HandgradError(f"n_train={n_train} must be at least 1 (or None for all training images)")
@@ -311,12 +329,16 @@ def load_cifar10(
     else:
         X, y, X_test, y_test = _load_train_batches(root)
         if n_val >= len(X):
-            raise HandgradError(f"n_val={n_val} leaves no training images: {root} holds {len(X)} training images")
+            raise HandgradError(
+                f"n_val={n_val} leaves no training images: {root} holds {len(X)} training images"
+            )
         X_train, y_train, X_val, y_val = X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:]
 
     if n_train is not None:
         if n_train > len(X_train):
-            raise HandgradError(f"n_train={n_train} is more than the {len(X_train)} training images of split {split!r}")
+            raise HandgradError(
+                f"n_train={n_train} is more than the {len(X_train)} training images of split {split!r}"
+            )
         X_train, y_train = X_train[:n_train], y_train[:n_train]
 
     return Splits(

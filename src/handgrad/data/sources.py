@@ -226,6 +226,7 @@ def _safe_extractall(tar: tarfile.TarFile, dest: Path, archive: Path) -> None:
         return
     # Python < 3.11.4 has no extraction filters: allow only plain files and folders.
     for member in tar.getmembers():
-        if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in Path(member.name).parts:
+        name = Path(member.name)
+        if not (member.isfile() or member.isdir()) or name.is_absolute() or ".." in name.parts:
             raise HandgradError(f"refusing to unpack {archive}: unsafe member {member.name!r}")
     tar.extractall(dest)

@@ -26,9 +26,10 @@ Implementations (``impl``), all with the same outputs and gradients:
 - ``"ab"``: (b) everywhere, with the first layer's M_{x_j,k} precomputed sparse as in (a).
 - ``"fast"`` (default): batched im2col. The k-wide window at position i of a column-major vector is
   the contiguous slice ``[i*C, i*C + k*C)``, so one strided view + one copy gives all windows
-  (N*L_out, k*C); forward is one matmul with the (nf, k*C) filter rows, dF one matmul, dX one matmul
-  plus k slice-adds (col2im). On one-hot inputs (C=28) this dense form measured faster than gathers or
-  scatter-adds of filter columns, so integer index input is expanded to one-hot first.
+  (N*L_out, k*C); forward is one matmul with the (nf, k*C) filter rows, dF one matmul, dX k small
+  matmuls each added to one contiguous run of every row (col2im). On one-hot inputs (C=28) this dense
+  form measured faster than gathers or scatter-adds of filter columns, so integer index input is
+  expanded to one-hot first.
 
 Input may also be an integer array (N, L) of channel indices with -1 for an empty column (see
 ``Encoder.indices``), meaning one-hot columns; only for a layer whose input is data.
@@ -37,7 +38,7 @@ Input may also be an integer array (N, L) of channel indices with -1 for an empt
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from handgrad.errors import HandgradError
 from handgrad.nn.init import init_weight
@@ -93,6 +94,19 @@ def make_mx_matrix(x: np.ndarray, C: int, k: int, nf: int) -> np.ndarray:
     f = np.arange(nf)
     MX[:, f, f, :] = m[:, None, :]  # the Kronecker identity: block (f, f) of each position
     return MX.reshape(n_out * nf, nf * kc)
+
+
+def im2col(x: np.ndarray, C: int, k: int) -> np.ndarray:
+    """All k-wide windows of a batch: x (N, L*C) -> (N*(L-k+1), k*C), row (j, i) = M_{x_j,k}[i].
+
+    In the column-major vector the window at position i is the contiguous slice [i*C, i*C + k*C), so
+    the windows are a strided view (step C) of each row; one copy makes them a matrix.
+    """
+    x = np.ascontiguousarray(x)
+    n, length = x.shape
+    n_out = length // C - k + 1
+    s0, s1 = x.strides
+    return as_strided(x, (n, n_out, k * C), (s0, C * s1, s1), writeable=False).reshape(n * n_out, k * C)
 
 
 def _small_int(n: int) -> type:
@@ -216,8 +230,7 @@ class Conv1D(Layer):
         n, C, k, nf, n_out = len(xp), self.C, self.k, self.nf, self.n_out
         F = self.params["F"]
         if self.impl == "fast":
-            # all windows at once: window i is the contiguous slice [i*C, i*C + k*C) of a row
-            cols = np.ascontiguousarray(sliding_window_view(xp, k * C, axis=1)[:, ::C]).reshape(n * n_out, k * C)
+            cols = im2col(xp, C, k)
             VF = filter_rows(F)
             y = (cols @ VF.T).reshape(n, n_out * nf)
             self.cache = (cols, VF)
@@ -244,12 +257,13 @@ class Conv1D(Layer):
             self.grads["F"] = filters_from_rows(dV, C, k)
             dx = None
             if self.needs_input_grad:
-                # col2im: window i of every example gets back its k*C column gradients
-                dcols = (G @ VF).reshape(n, n_out, k * C)
-                dxp = np.zeros((n, self.n_len + 2 * self.padding, C), dtype=dcols.dtype)
+                # col2im, one filter column t at a time: dX[:, i+t] += F[:, t, :] g_i for all i, which
+                # for every example is one contiguous run [t*C, (t+n_out)*C) of the flat dx row
+                # (measured ~2x faster than adding back whole (k*C)-windows for small C)
+                dxp = np.zeros((n, (self.n_len + 2 * self.padding) * C), dtype=G.dtype)
                 for t in range(k):
-                    dxp[:, t:t + n_out] += dcols[:, :, t * C:(t + 1) * C]
-                dx = self._unpad(dxp.reshape(n, -1))
+                    dxp[:, t * C:(t + n_out) * C] += (G @ VF[:, t * C:(t + 1) * C]).reshape(n, n_out * C)
+                dx = self._unpad(dxp)
         else:
             raw, xp, MF = self.cache
             self.grads["F"] = self._filter_grad(raw, xp, dy.reshape(n, n_out * nf))

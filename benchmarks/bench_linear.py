@@ -1,0 +1,98 @@
+"""handgrad vs PyTorch (CPU) on a full linear-classifier run: configs/linear/setting2.toml.
+
+CIFAR-10 split 'a1' (10,000 training / 10,000 validation images, standardised float32), a
+softmax linear classifier, 40 epochs of 100 updates (batch 100, eta 0.001, lambda 0), with the
+per-epoch curves: cost, loss and accuracy on the full training and validation sets at step 0 and
+after every epoch (41 evaluations), as handgrad's Trainer records them.
+
+- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)``.
+- pytorch: idiomatic torch on the same float32 arrays (torch.from_numpy, no copy): nn.Linear,
+  torch.optim.SGD, F.cross_entropy (+ explicit L2 when lambda > 0), torch.no_grad evaluation.
+
+Timed: training + evaluations (not data loading, which both share). The two alternate in one
+process for ``--repeats`` rounds; medians and the ratio handgrad/pytorch are printed.
+
+    .venv/bin/python benchmarks/bench_linear.py [--repeats 5] [--warmup 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+TARGET = 0.8
+
+
+def handgrad_run(cfg, data):
+    from handgrad.experiment import fit
+
+    fitted = fit(cfg, data, progress=False)
+    h = fitted.history
+    return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_loss": h.last("train_loss")}
+
+
+def torch_run(cfg, tensors, d: int, K: int):
+    import torch
+    from torch import nn
+
+    tc = cfg.train
+    torch.manual_seed(cfg.seed)
+    model = nn.Linear(d, K)
+    with torch.no_grad():  # the A1 initialisation N(0, 0.01^2) for W and b, as handgrad's 'normal'
+        model.weight.normal_(0.0, 0.01)
+        model.bias.normal_(0.0, 0.01)
+    opt = torch.optim.SGD(model.parameters(), lr=tc.eta)
+    spe = -(-len(tensors[1]) // tc.n_batch)
+    hist = common.torch_train(model, opt, None, *tensors, n_updates=int(round(tc.n_epochs * spe)),
+                              n_batch=tc.n_batch, record_every=spe, lam=tc.lam, weights=[model.weight])
+    return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_loss": hist[-1]["train_loss"]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    ap.add_argument("--config", default=str(common.CONFIGS / "linear" / "setting2.toml"))
+    ap.add_argument("--json", help="also write the numbers to this file")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from handgrad.config import load_config
+    from handgrad.experiment import prepare_data
+
+    threads = common.match_threads()
+    cfg = load_config(args.config)
+    t0 = time.perf_counter()
+    data = prepare_data(cfg)
+    load_s = time.perf_counter() - t0
+    tensors = tuple(torch.from_numpy(a) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    print(f"machine: {common.machine_line()}")
+    print(f"config {args.config}: {data.X_train.shape[0]} train / {data.X_val.shape[0]} val, d={data.d}, "
+          f"K={data.K}, {cfg.train.n_epochs:g} epochs, dtype {data.X_train.dtype}; data loaded in {load_s:.1f} s "
+          f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}")
+
+    times, last = common.alternate({"handgrad": lambda: handgrad_run(cfg, data),
+                                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)},
+                                   args.repeats, args.warmup)
+    s = common.summary(times)
+    common.print_summary(f"linear setting 2 ({cfg.train.n_epochs:g} epochs, per-epoch curves), "
+                         f"median of {args.repeats}", s, TARGET)
+    for n, r in last.items():
+        print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train loss {r['train_loss']:.4f}, "
+              f"{r['n_records']} records")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"benchmark": "linear-setting2", "machine": common.machine_line(),
+                                               "threads": threads, "summary": s, "final": last}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

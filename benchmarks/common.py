@@ -1,0 +1,192 @@
+"""Shared helpers for the handgrad-vs-PyTorch benchmarks (benchmarks/bench_*.py).
+
+Both implementations run in ONE process, alternating across repeats (A B, B A, A B, ...) so slow
+drifts of a shared, noisy machine hit both about equally; we report medians and the ratio of the
+medians handgrad / pytorch (below 1 means handgrad is faster). Both get the same number of
+threads: torch.set_num_threads is set to what numpy's BLAS uses (threadpoolctl).
+
+torch is imported lazily so a script's handgrad-only paths (e.g. the memory child process) never
+load it. Nothing here is part of the handgrad package.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+
+def blas_info() -> dict:
+    """numpy's BLAS as threadpoolctl sees it: library, version, kernel architecture, threads."""
+    from threadpoolctl import threadpool_info
+
+    for info in threadpool_info():
+        if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
+            return info
+    for info in threadpool_info():  # numpy built against a system BLAS
+        if info.get("user_api") == "blas":
+            return info
+    return {}
+
+
+def numpy_threads() -> int:
+    return int(blas_info().get("num_threads") or 1)
+
+
+def match_threads() -> int:
+    """Give torch as many intra-op threads as numpy's BLAS has; returns that number."""
+    import torch
+
+    n = numpy_threads()
+    torch.set_num_threads(n)
+    return n
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (no subprocess: the memory measurement reads
+    RUSAGE_CHILDREN, which any earlier child would pollute)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    """One line describing the machine and the libraries: paste it beside any number."""
+    b = blas_info()
+    blas = (f"{b.get('internal_api', '?')} {b.get('version', '?')} ({b.get('architecture', '?')}, "
+            f"{b.get('num_threads', '?')} threads)") if b else "unknown BLAS"
+    parts = [f"{cpu_model()}, {os.cpu_count()} logical CPUs", f"{platform.system()} {platform.release()}",
+             f"Python {platform.python_version()}", f"numpy {np.__version__} [{blas}]"]
+    if "torch" in sys.modules:
+        import torch
+
+        parts.append(f"torch {torch.__version__} [{torch.get_num_threads()} intra-op threads, "
+                     f"MKL {'on' if torch.backends.mkl.is_available() else 'off'}, "
+                     f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}]")
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                      "MKL_NUM_THREADS") if k in os.environ}
+    if env:
+        parts.append("env " + " ".join(f"{k}={v}" for k, v in env.items()))
+    return "; ".join(parts)
+
+
+def time_once(fn: Callable[[], object]) -> tuple[float, object]:
+    """Wall-clock seconds of one call (garbage collected before, not during)."""
+    gc.collect()
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - t0, out
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def alternate(impls: dict[str, Callable[[], object]], repeats: int, warmup: int = 0,
+              log: Callable[[str], None] | None = print) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """Run every implementation ``repeats`` times, interleaved, swapping the order each round.
+
+    ``warmup`` untimed rounds come first. Returns (seconds per implementation, last result of each).
+    """
+    names = list(impls)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    last: dict[str, object] = {}
+    for r in range(warmup + repeats):
+        order = names if r % 2 == 0 else names[::-1]
+        for n in order:
+            t, last[n] = time_once(impls[n])
+            tag = "warmup" if r < warmup else f"repeat {r - warmup + 1}/{repeats}"
+            if r >= warmup:
+                times[n].append(t)
+            if log:
+                log(f"  [{tag}] {n:>8}: {t:8.3f} s")
+    return times, last
+
+
+def summary(times: dict[str, list[float]], a: str = "handgrad", b: str = "pytorch") -> dict:
+    """Medians (and min/max) per implementation and the ratio of medians a / b."""
+    out: dict = {}
+    for n, ts in times.items():
+        out[n] = {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "runs": ts}
+    out["ratio"] = out[a]["median"] / out[b]["median"]
+    return out
+
+
+def print_summary(title: str, s: dict, target: float | None = None, a: str = "handgrad",
+                  b: str = "pytorch") -> None:
+    print(f"\n== {title}")
+    for n in (a, b):
+        runs = ", ".join(f"{t:.2f}" for t in s[n]["runs"])
+        print(f"  {n:>8}: median {s[n]['median']:8.3f} s  (min {s[n]['min']:.3f}, max {s[n]['max']:.3f}; runs {runs})")
+    verdict = ""
+    if target is not None:
+        verdict = f"  target <= {target}: {'met' if s['ratio'] <= target else 'NOT met'}"
+    print(f"  ratio {a}/{b} (medians): {s['ratio']:.3f}{verdict}")
+
+
+# -- the PyTorch side ------------------------------------------------------------------------
+
+def torch_evaluate(model, X, y, lam: float, weights) -> dict[str, float]:
+    """cost, loss and accuracy on a whole set, as handgrad's Model.evaluate records them."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        s = model(X)
+        loss = F.cross_entropy(s, y).item()
+        l2 = sum(w.square().sum() for w in weights).item() if lam else 0.0
+        acc = (s.argmax(dim=1) == y).float().mean().item()
+    return {"cost": loss + lam * l2, "loss": loss, "accuracy": acc}
+
+
+def torch_train(model, optimizer, scheduler, X, y, X_val, y_val, *, n_updates: int, n_batch: int,
+                record_every: int, lam: float, weights) -> list[dict]:
+    """Idiomatic PyTorch mini-batch training mirroring handgrad's Trainer: sequential batches,
+    cost = cross-entropy + lam * sum ||W||^2 (explicit L2, as handgrad), evaluation on the full
+    training and validation sets at step 0, every ``record_every`` updates and at the end."""
+    import torch.nn.functional as F
+
+    def record(step):
+        model.eval()
+        row = {"step": step}
+        row.update({f"train_{k}": v for k, v in torch_evaluate(model, X, y, lam, weights).items()})
+        row.update({f"val_{k}": v for k, v in torch_evaluate(model, X_val, y_val, lam, weights).items()})
+        model.train()
+        return row
+
+    history = [record(0)]
+    n, step = len(y), 0
+    model.train()
+    while step < n_updates:
+        for start in range(0, n, n_batch):
+            if step >= n_updates:
+                break
+            xb, yb = X[start:start + n_batch], y[start:start + n_batch]
+            cost = F.cross_entropy(model(xb), yb)
+            if lam:
+                cost = cost + lam * sum(w.square().sum() for w in weights)
+            optimizer.zero_grad(set_to_none=True)
+            cost.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            if step % record_every == 0 or step == n_updates:
+                history.append(record(step))
+    return history

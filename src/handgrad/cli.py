@@ -1,0 +1,167 @@
+"""The ``handgrad`` command: train, gradcheck, search, predict, reproduce, report.
+
+Errors the user can cause are printed as one clear message (no traceback), exit status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from handgrad.errors import HandgradError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Small neural networks with hand-derived gradients, checked numerically.")
+
+
+def friendly(fn):
+    """Turn HandgradError into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HandgradError as e:
+            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="experiment config (TOML)")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a key: train.eta=0.01 (repeatable)")]
+
+
+def _load(config: Path, sets):
+    from handgrad.config import load_config, parse_overrides
+
+    return load_config(config, parse_overrides(sets))
+
+
+def _default_out(kind: str, name: str) -> Path:
+    return Path("runs") / kind / name
+
+
+@app.command()
+@friendly
+def train(config: ConfigArg, set_: SetOpt = None,
+          out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<name>)")] = None,
+          repeat: Annotated[int, typer.Option(min=1, help="train with N seeds; report mean and std")] = 1,
+          ) -> None:
+    """Train a model and write a run folder (config, history, metrics, model, figures)."""
+    from handgrad import experiment
+
+    cfg = _load(config, set_)
+    out = out or _default_out("train", cfg.name)
+    if repeat > 1:
+        m = experiment.run_repeated(cfg, out, repeat)
+        for k in ("train_accuracy", "val_accuracy", "test_accuracy"):
+            if f"{k}_mean" in m:
+                typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
+    else:
+        m = experiment.run(cfg, out)
+        for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy"):
+            if k in m:
+                typer.echo(f"{k}: {100 * m[k]:.2f}%")
+        typer.echo(f"seconds: {m['seconds']:.1f}")
+    typer.echo(f"run folder: {out}")
+
+
+@app.command()
+@friendly
+def gradcheck(config: ConfigArg, set_: SetOpt = None,
+              json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+              tol: Annotated[Optional[float], typer.Option(help="fail above this relative error")] = None) -> None:
+    """Compare analytic gradients with finite differences; exit 1 above the tolerance."""
+    from handgrad import experiment
+
+    cfg = _load(config, set_)
+    cases = experiment.gradcheck_cases(cfg)
+    tol = tol if tol is not None else cfg.gradcheck.tol
+    ok = all(c["max_rel"] <= tol for c in cases)
+    if json_:
+        typer.echo(json.dumps({"tolerance": tol, "passed": ok, "cases": cases}, indent=2))
+    else:
+        typer.echo(f"{'batch':>5} {'lambda':>7} {'dims':>5} {'param':>8} {'max abs diff':>13} {'max rel diff':>13}")
+        for c in cases:
+            for r in c["rows"]:
+                flag = "" if r["max_rel"] <= tol else "  <-- above tolerance"
+                typer.echo(f"{c['batch_size']:>5} {c['lambda']:>7g} {c['n_dims']:>5} {r['param']:>8} "
+                           f"{r['max_abs']:>13.2e} {r['max_rel']:>13.2e}{flag}")
+        typer.echo(f"{cfg.gradcheck.method} differences, h={cfg.gradcheck.h:g}: "
+                   f"{'PASSED' if ok else 'FAILED'} (tolerance {tol:g})")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def search(config: ConfigArg, set_: SetOpt = None,
+           grid: Annotated[Optional[list[str]], typer.Option(help="key=v1,v2,... (repeatable; all combinations)")] = None,
+           jobs: Annotated[int, typer.Option(min=1, help="trials in parallel processes")] = 1,
+           out: Annotated[Optional[Path], typer.Option(help="search folder (default runs/search/<name>)")] = None,
+           keep_runs: Annotated[bool, typer.Option(help="keep a run folder per trial")] = False) -> None:
+    """Train every trial of a search; finished trials (in the folder's ledger) are skipped."""
+    from handgrad import search as search_mod
+
+    cfg = _load(config, set_)
+    if grid:
+        cfg = cfg.model_copy(update={"search": cfg.search.model_copy(
+            update={"grid": {**cfg.search.grid, **search_mod.parse_grid(grid)}})})
+    trials = search_mod.trial_overrides(cfg.search)
+    if trials == [{}]:
+        raise HandgradError("nothing to search: give --grid key=v1,v2 or a [search] table in the config")
+    out = out or _default_out("search", cfg.name)
+    done_before = len(search_mod.read_ledger(out))
+    typer.echo(f"{len(trials)} trials ({done_before} in the ledger of {out} already)")
+
+    def report(rec):
+        ov = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["overrides"].items())
+        typer.echo(f"  {ov}: val {100 * rec['metrics']['val_accuracy']:.2f}%")
+
+    records = search_mod.run_search(cfg, out, extra_overrides=trials, jobs=jobs, keep_runs=keep_runs, on_done=report)
+    table = search_mod.write_table(out, records)
+    typer.echo(table.read_text())
+    typer.echo(f"table: {table}")
+
+
+@app.command()
+@friendly
+def lrfind(config: ConfigArg, set_: SetOpt = None,
+           out: Annotated[Optional[Path], typer.Option(help="output folder (default runs/lrfind/<name>)")] = None,
+           eta_min: Annotated[Optional[float], typer.Option(help="sweep start (default train.eta_min)")] = None,
+           eta_max: Annotated[Optional[float], typer.Option(help="sweep end (default train.eta_max)")] = None,
+           steps: Annotated[Optional[int], typer.Option(min=1, help="updates of the sweep (default n_s, else 4 epochs)")] = None,
+           points: Annotated[int, typer.Option(min=2, help="recording points")] = 50,
+           n_eval: Annotated[int, typer.Option(min=1, help="images per split evaluated at each point")] = 2000,
+           min_factor: Annotated[float, typer.Option(help="suggested eta_min = eta_max / this")] = 10.0) -> None:
+    """Learning-rate range test: raise eta linearly over a short run; suggest eta_min and eta_max."""
+    from handgrad import lrfind as lrfind_mod
+
+    cfg = _load(config, set_)
+    out = out or _default_out("lrfind", cfg.name)
+    res = lrfind_mod.range_test(cfg, eta_min=eta_min, eta_max=eta_max, n_steps=steps, n_points=points,
+                                n_eval=n_eval, min_factor=min_factor)
+    paths = lrfind_mod.write(res, out, title=f"{cfg.name}: LR range test")
+    s = res.suggestion
+    typer.echo(f"swept eta {res.eta_min:g} .. {res.eta_max:g} over {res.step[-1]} updates ({res.seconds:.1f} s)")
+    typer.echo(f"peak smoothed validation accuracy {100 * s['peak_accuracy']:.2f}% at eta {s['eta_max']:.4g}")
+    if s.get("eta_rise") is not None:
+        typer.echo(f"accuracy starts to rise at eta {s['eta_rise']:.4g}")
+    typer.echo(f"suggested: --set train.eta_min={s['eta_min']:.3g} --set train.eta_max={s['eta_max']:.3g}")
+    if s["at_end"]:
+        typer.echo("note: accuracy was still rising at the end of the sweep; try a larger --eta-max")
+    typer.echo(f"figure: {paths['figure']}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

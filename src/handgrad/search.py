@@ -1,0 +1,181 @@
+"""Hyper-parameter search: grids, log grids and log-uniform random draws over config keys.
+
+Every finished trial is appended to ``ledger.jsonl`` in the search folder, keyed by a hash of
+the trial's fully resolved config; running the same search again skips what the ledger holds,
+so an interrupted search resumes where it stopped. Trials can run in parallel processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from handgrad import config as config_mod
+from handgrad.config import Config, SearchConfig
+from handgrad.errors import HandgradError
+
+LEDGER = "ledger.jsonl"
+
+
+def trial_overrides(sc: SearchConfig) -> list[dict]:
+    """Every trial as {dotted key: value}: the product of grid and log-grid values, crossed with
+    ``n_trials`` log-uniform draws when any are asked for (drawn from ``sc.seed``)."""
+    axes = {k: list(v) for k, v in sc.grid.items()}
+    for k, (lo, hi, n) in sc.log_grid.items():
+        axes[k] = [float(10.0 ** l) for l in np.linspace(lo, hi, int(n))]
+    keys = list(axes)
+    combos = [dict(zip(keys, vals)) for vals in itertools.product(*axes.values())] or [{}]
+    if not sc.log_uniform:
+        return combos
+    rng = np.random.default_rng(sc.seed)
+    draws = [{k: float(10.0 ** rng.uniform(lo, hi)) for k, (lo, hi) in sc.log_uniform.items()}
+             for _ in range(sc.n_trials)]
+    return [{**c, **d} for c in combos for d in draws]
+
+
+def trial_key(cfg: Config) -> str:
+    """Identity of a trial: the hash of its resolved config (search table and name excluded)."""
+    d = cfg.to_dict()
+    d.pop("search", None)
+    d.pop("name", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_ledger(folder: Path) -> dict[str, dict]:
+    """Finished trials by key; a line cut short by a crash is ignored."""
+    path = Path(folder) / LEDGER
+    out = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                out[rec["key"]] = rec
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return out
+
+
+def _append(folder: Path, rec: dict) -> None:
+    # one short line per write, flushed and synced: a crash can only lose the line in flight
+    path = Path(folder) / LEDGER
+    lead = ""
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb") as f:  # a line cut short by a crash: start on a fresh line
+            f.seek(-1, os.SEEK_END)
+            lead = "" if f.read(1) == b"\n" else "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(lead + json.dumps(rec) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dict:
+    from handgrad import experiment
+
+    cfg = config_mod.from_dict(raw, overrides=overrides)
+    metrics = experiment.run(cfg, Path(run_dir) if run_dir else None, progress=False, figures=False,
+                             desc=f"trial {key}")
+    return {"key": key, "overrides": overrides, "metrics": metrics}
+
+
+def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None = None, jobs: int = 1,
+               keep_runs: bool = False, on_done=None) -> list[dict]:
+    """Run the trials of ``base.search`` (or ``extra_overrides``) not yet in the ledger.
+
+    Returns every trial of this search (done before or now), sorted by validation accuracy.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = base.to_dict()
+    trials = extra_overrides if extra_overrides is not None else trial_overrides(base.search)
+    done = read_ledger(folder)
+    todo, records = [], []
+    for ov in trials:
+        cfg = config_mod.from_dict(raw, "search trial", overrides=ov)
+        key = trial_key(cfg)
+        if key in done:
+            records.append(done[key])
+        else:
+            todo.append((ov, key))
+    if jobs > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futs = [pool.submit(_run_trial, raw, ov, key, str(folder / "runs" / key) if keep_runs else None)
+                    for ov, key in todo]
+            # record each trial as it finishes, so an interruption loses only the ones running
+            errors = []
+            for fut in as_completed(futs):
+                try:
+                    rec = fut.result()
+                except Exception as e:  # noqa: BLE001 - keep the others' results, re-raise below
+                    errors.append(e)
+                    continue
+                _append(folder, rec)
+                records.append(rec)
+                if on_done:
+                    on_done(rec)
+            if errors:
+                raise errors[0]
+    else:
+        for ov, key in todo:
+            rec = _run_trial(raw, ov, key, str(folder / "runs" / key) if keep_runs else None)
+            _append(folder, rec)
+            records.append(rec)
+            if on_done:
+                on_done(rec)
+    records.sort(key=lambda r: -r["metrics"]["val_accuracy"])
+    return records
+
+
+def parse_grid(items: list[str]) -> dict[str, list]:
+    """['train.lambda=0,0.1', ...] -> {'train.lambda': [0, 0.1]}."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise HandgradError(f"--grid expects key=v1,v2,..., got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = [config_mod.parse_value(x.strip()) for x in v.split(",") if x.strip()]
+        if not out[k.strip()]:
+            raise HandgradError(f"--grid {k}: no values given")
+    return out
+
+
+def write_table(folder: Path, records: list[dict]) -> Path:
+    """results.md (sorted by validation accuracy, top 3 in bold), results.json, and a plot of
+    validation accuracy against lambda when lambda varied."""
+    from handgrad.io import atomic_write_text, write_json
+
+    folder = Path(folder)
+    keys = sorted({k for r in records for k in r["overrides"]})
+    cols = ["rank", *keys, "train acc", "val acc", "test acc", "seconds"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for i, r in enumerate(records):
+        m = r["metrics"]
+        vals = [str(i + 1)] + [_fmt(r["overrides"].get(k)) for k in keys] + [
+            f"{m['train_accuracy']:.4f}", f"{m['val_accuracy']:.4f}",
+            f"{m['test_accuracy']:.4f}" if "test_accuracy" in m else "-", f"{m['seconds']:.1f}"]
+        if i < 3:
+            vals = [f"**{v}**" for v in vals]
+        lines.append("| " + " | ".join(vals) + " |")
+    atomic_write_text(folder / "results.md", "\n".join(lines) + "\n")
+    write_json(folder / "results.json", records)
+    lam_key = next((k for k in keys if k in ("train.lambda", "train.lam")), None)
+    if lam_key and len(records) > 1:
+        from handgrad.plots import scatter_log
+
+        x = [r["overrides"][lam_key] for r in records]
+        y = [r["metrics"]["val_accuracy"] for r in records]
+        scatter_log(x, y, folder / "val_accuracy_vs_lambda.png", xlabel="lambda", ylabel="validation accuracy",
+                    highlight=list(range(min(3, len(records)))))
+    return folder / "results.md"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)

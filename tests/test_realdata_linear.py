@@ -1,0 +1,33 @@
+"""Issue 2's acceptance checks on the real CIFAR-10 (run when HANDGRAD_DATA is set)."""
+
+from pathlib import Path
+
+import pytest
+
+from handgrad import experiment
+from handgrad.config import load_config
+
+pytestmark = pytest.mark.realdata
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "linear"
+# report 004, table 3
+PUBLISHED = {"setting1": 29.74, "setting2": 38.69, "setting3": 39.08, "setting4": 37.57}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_settings_reproduce_within_1_5_points(name):
+    m = experiment.run(load_config(CONFIGS / f"{name}.toml"), None, progress=False)
+    assert abs(100 * m["test_accuracy"] - PUBLISHED[name]) <= 1.5, m
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "svm", "bce"])
+def test_gradients_below_1e6_on_real_data(loss):
+    cfg = load_config(CONFIGS / "setting3.toml", {"model.loss": loss})
+    cases = experiment.gradcheck_cases(cfg)
+    assert {c["lambda"] for c in cases} == {0.0, 0.1, 1.0}
+    assert max(c["max_rel"] for c in cases) < 1e-6
+
+
+@pytest.mark.slow
+def test_best_linear_reaches_41_5():
+    m = experiment.run(load_config(CONFIGS / "best.toml"), None, progress=False)
+    assert m["test_accuracy"] >= 0.415, m
