@@ -8,6 +8,11 @@ separately and added to the total, as it was part of the peer's run. Implementat
 rotating order across repeats and the table reports medians, so a burst of load on a shared machine
 hits every implementation alike.
 
+The reference and the sheet's variants get the course's input, float one-hot vectors (N, d*n_len);
+``fast`` gets the same names as character indices (N, n_len) (``Encoder.indices``), which lets its first
+layer gather filter columns instead of multiplying by a mostly-zero matrix; ``fast-dense`` is ``fast``
+on the float one-hot input, to show what the indices buy.
+
     HANDGRAD_DATA=/path/to/data python benchmarks/bench_conv_variants.py            # the full table
     python benchmarks/bench_conv_variants.py --epochs 1 --repeats 1                  # quicker
     python benchmarks/bench_conv_variants.py --budget 10                             # cap each run at 10 s
@@ -34,7 +39,6 @@ from threadpoolctl import threadpool_limits
 
 from handgrad.data.surnames import load_surnames
 from handgrad.models import convnet
-from handgrad.nn.conv import IMPLS
 
 try:
     from handgrad.optim import Momentum
@@ -43,7 +47,9 @@ except ImportError:  # the optimizer module is optional for this script
 
 # report 000, table 2 (MATLAB, 5 epochs): seconds and speed-up over no optimisation
 PEER = {"mfmx": (176.715, "-"), "a": (143.063, "1.24x"), "b": (30.873, "5.72x"), "ab": (25.501, "6.93x")}
-LABEL = {"mfmx": "- (MF/MX reference)", "a": "(a)", "b": "(b)", "ab": "(a)+(b)", "fast": "fast (im2col)"}
+LABEL = {"mfmx": "- (MF/MX reference)", "a": "(a)", "b": "(b)", "ab": "(a)+(b)", "fast": "fast, index input",
+         "fast-dense": "fast, one-hot input"}
+VARIANTS = ("mfmx", "a", "b", "ab", "fast", "fast-dense")
 
 
 class InlineMomentum:
@@ -70,9 +76,11 @@ def make_batches(n: int, batch: int, epochs: int, seed: int) -> list[np.ndarray]
     return out
 
 
-def run_once(impl, X, y, batches, args, budget):
-    """Train a fresh network with ``impl``; returns (precompute s, seconds per update, updates done, first loss)."""
-    model = convnet(X.shape[1] // args.n_len, args.n_len, args.K, [(args.k1, args.n1), (args.k2, args.n2)],
+def run_once(variant, inputs, y, batches, args, budget):
+    """Train a fresh network; returns (precompute s, seconds per update, updates done, first loss)."""
+    impl = variant.split("-")[0]
+    X = inputs["indices" if variant == "fast" else "onehot"]
+    model = convnet(args.d, args.n_len, args.K, [(args.k1, args.n1), (args.k2, args.n2)],
                     impl=impl, rng=np.random.default_rng(args.seed))
     opt = Momentum(args.rho) if Momentum is not None else InlineMomentum(args.rho)
     t_pre = 0.0
@@ -108,7 +116,7 @@ def main(argv=None) -> int:
     p.add_argument("--n2", type=int, default=10)
     p.add_argument("--eta", type=float, default=0.001)
     p.add_argument("--rho", type=float, default=0.9)
-    p.add_argument("--impls", default=",".join(IMPLS))
+    p.add_argument("--impls", default=",".join(VARIANTS), help=f"some of {','.join(VARIANTS)}")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--budget", type=float, default=None,
                    help="seconds per run; a run that exceeds it stops and is extrapolated")
@@ -125,16 +133,17 @@ def main(argv=None) -> int:
             return 2
         root = Path(os.environ["HANDGRAD_DATA"]) / "surnames"
     impls = [s.strip() for s in args.impls.split(",") if s.strip()]
-    unknown = [s for s in impls if s not in IMPLS]
+    unknown = [s for s in impls if s not in VARIANTS]
     if unknown:
-        print(f"unknown impl(s) {unknown}; choose from {IMPLS}", file=sys.stderr)
+        print(f"unknown impl(s) {unknown}; choose from {VARIANTS}", file=sys.stderr)
         return 2
 
     data = load_surnames(root)
     enc = data.encoder()
-    args.n_len, args.K = enc.n_len, data.K
+    args.d, args.n_len, args.K = enc.d, enc.n_len, data.K
     names, y = data.subset("train")
-    X = enc.encode(names, dtype=np.float32)  # the course's float one-hot input, for every impl alike
+    inputs = {"onehot": enc.encode(names, dtype=np.float32),  # the course's float one-hot input
+              "indices": enc.indices(names)}
     batches = make_batches(len(names), args.batch, args.epochs, args.seed)
     if args.updates is not None:
         batches = batches[:args.updates]
@@ -146,16 +155,16 @@ def main(argv=None) -> int:
     first = {}
     with threadpool_limits(args.threads):
         for impl in impls:  # warm-up (untimed): first calls, BLAS and page faults
-            run_once(impl, X, y, batches[:3], args, None)
+            run_once(impl, inputs, y, batches[:3], args, None)
         for r in range(args.repeats):
             order = impls[r % len(impls):] + impls[:r % len(impls)]
             for impl in order:
-                t_pre, t_up, n_done, loss0 = run_once(impl, X, y, batches, args, args.budget)
+                t_pre, t_up, n_done, loss0 = run_once(impl, inputs, y, batches, args, args.budget)
                 pre[impl].append(t_pre)
                 per_update[impl].append(t_up)
                 done[impl].append(n_done)
                 first[impl] = loss0
-                print(f"  repeat {r + 1}/{args.repeats} {impl:>4}: {t_up * 1e3:8.3f} ms/update over {n_done} "
+                print(f"  repeat {r + 1}/{args.repeats} {impl:>10}: {t_up * 1e3:8.3f} ms/update over {n_done} "
                       f"updates, precompute {t_pre:.2f} s", file=sys.stderr, flush=True)
 
     rows = []
@@ -170,12 +179,13 @@ def main(argv=None) -> int:
         r["speedup_total"] = ref["total_s"] / r["total_s"]
         r["speedup_per_update"] = ref["ms_per_update"] / r["ms_per_update"]
 
+    ref_txt = f"speed-up = total time of {LABEL[ref['impl']].strip()} / total time"
     epochs_txt = f"{total / math.ceil(len(names) / args.batch):g} epochs"
     print(f"\nConvNet k1={args.k1} n1={args.n1} k2={args.k2} n2={args.n2}, batch {args.batch}, {total} updates "
           f"({epochs_txt} of {len(names)} training names), momentum eta={args.eta} rho={args.rho}, float32")
     print(f"numpy {np.__version__}, python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} CPUs, BLAS threads {args.threads}; median of {args.repeats} repeat(s), "
-          f"implementations alternating\n")
+          f"implementations alternating; {ref_txt}\n")
     head = (f"| {'optimisation':<20} | {'precompute s':>12} | {'ms/update':>9} | {'total s':>8} | "
             f"{'speed-up':>8} | {'peer s (speed-up)':>17} |")
     print(head)

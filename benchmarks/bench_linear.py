@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
     ap.add_argument("--config", default=str(common.CONFIGS / "linear" / "setting2.toml"))
+    ap.add_argument("--threads", type=int, help="limit numpy's BLAS and torch to this many threads "
+                    "(default: numpy's BLAS thread count, matched in torch)")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)
 
@@ -68,16 +70,17 @@ def main(argv=None) -> int:
     from handgrad.config import load_config
     from handgrad.experiment import prepare_data
 
-    threads = common.match_threads()
+    threads = common.match_threads(args.threads)
     cfg = load_config(args.config)
     t0 = time.perf_counter()
     data = prepare_data(cfg)
     load_s = time.perf_counter() - t0
     tensors = tuple(torch.from_numpy(a) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
-    print(f"machine: {common.machine_line()}")
+    print(f"machine: {common.machine_line()}", flush=True)
     print(f"config {args.config}: {data.X_train.shape[0]} train / {data.X_val.shape[0]} val, d={data.d}, "
           f"K={data.K}, {cfg.train.n_epochs:g} epochs, dtype {data.X_train.dtype}; data loaded in {load_s:.1f} s "
-          f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}")
+          f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}",
+          flush=True)
 
     times, last = common.alternate({"handgrad": lambda: handgrad_run(cfg, data),
                                     "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)},

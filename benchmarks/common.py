@@ -43,10 +43,19 @@ def numpy_threads() -> int:
     return int(blas_info().get("num_threads") or 1)
 
 
-def match_threads() -> int:
-    """Give torch as many intra-op threads as numpy's BLAS has; returns that number."""
+_limits = None  # keeps a threadpoolctl limit alive for the process
+
+
+def match_threads(n: int | None = None) -> int:
+    """Give torch as many intra-op threads as numpy's BLAS has (or limit both to ``n``);
+    returns the common number."""
+    global _limits
     import torch
 
+    if n is not None:
+        from threadpoolctl import threadpool_limits
+
+        _limits = threadpool_limits(limits=n, user_api="blas")
     n = numpy_threads()
     torch.set_num_threads(n)
     return n
@@ -84,38 +93,39 @@ def machine_line() -> str:
     return "; ".join(parts)
 
 
-def time_once(fn: Callable[[], object]) -> tuple[float, object]:
-    """Wall-clock seconds of one call (garbage collected before, not during)."""
+def time_once(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """Wall-clock and process CPU seconds of one call (garbage collected before, not during)."""
     gc.collect()
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        return time.perf_counter() - t0, out
+        return time.perf_counter() - t0, time.process_time() - c0, out
     finally:
         if gc_was:
             gc.enable()
 
 
 def alternate(impls: dict[str, Callable[[], object]], repeats: int, warmup: int = 0,
-              log: Callable[[str], None] | None = print) -> tuple[dict[str, list[float]], dict[str, object]]:
+              log: Callable[[str], None] | None = None) -> tuple[dict[str, list[float]], dict[str, object]]:
     """Run every implementation ``repeats`` times, interleaved, swapping the order each round.
 
     ``warmup`` untimed rounds come first. Returns (seconds per implementation, last result of each).
     """
+    log = log or (lambda msg: print(msg, flush=True))
     names = list(impls)
     times: dict[str, list[float]] = {n: [] for n in names}
     last: dict[str, object] = {}
     for r in range(warmup + repeats):
         order = names if r % 2 == 0 else names[::-1]
         for n in order:
-            t, last[n] = time_once(impls[n])
+            t, cpu, last[n] = time_once(impls[n])
             tag = "warmup" if r < warmup else f"repeat {r - warmup + 1}/{repeats}"
             if r >= warmup:
                 times[n].append(t)
             if log:
-                log(f"  [{tag}] {n:>8}: {t:8.3f} s")
+                log(f"  [{tag}] {n:>8}: {t:8.3f} s wall, {cpu:8.3f} s CPU")
     return times, last
 
 

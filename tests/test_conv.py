@@ -132,9 +132,12 @@ def test_dx_matches_mf_transpose_and_filter_grad_matches_definition():
     F = rng.standard_normal((C, k, nf))
     dy = rng.standard_normal((N, (L + 2 * pad - k + 1) * nf))
     _, g, dx = run_layer("fast", F, None, x, dy, padding=pad, first=False)
-    # the convolution is linear in x and in F, so the gradients are exact by basis vectors
-    dx_ref = np.array([[np.sum(dy * conv_by_definition(np.eye(L * C)[[i]].repeat(N, 0) * (np.arange(N) == n)[:, None],
-                                                       F, pad)) for i in range(L * C)] for n in range(N)])
+    # the convolution is linear in x and in F, so the gradients are exact on basis vectors
+    dx_ref = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        E = np.zeros_like(x)
+        E[idx] = 1
+        dx_ref[idx] = np.sum(dy * conv_by_definition(E, F, pad))
     np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
     dF_ref = np.zeros_like(F)
     for idx in np.ndindex(F.shape):
@@ -145,16 +148,21 @@ def test_dx_matches_mf_transpose_and_filter_grad_matches_definition():
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_index_input_equals_onehot_input(impl):
+@pytest.mark.parametrize("padding, bias", [(0, False), (2, True)])
+def test_index_input_equals_onehot_input(impl, padding, bias):
     rng = np.random.default_rng(11)
     N, C, L, k, nf = 5, 7, 9, 4, 3
     idx = random_onehot_indices(rng, N, L, C)
+    idx[0] = rng.integers(0, C, L)  # one name fills every position
     F = rng.standard_normal((C, k, nf))
-    dy = rng.standard_normal((N, (L + 2 - k + 1) * nf))
-    y1, g1, _ = run_layer(impl, F, None, onehot(idx, C), dy, padding=1, first=True)
-    y2, g2, _ = run_layer(impl, F, None, idx, dy, padding=1, first=True, precompute=impl in ("a", "ab"))
+    b = rng.standard_normal(nf) if bias else None
+    dy = rng.standard_normal((N, (L + 2 * padding - k + 1) * nf))
+    y1, g1, _ = run_layer("mfmx", F, b, onehot(idx, C), dy, padding=padding, first=True)
+    y2, g2, _ = run_layer(impl, F, b, idx, dy, padding=padding, first=True, precompute=impl in ("a", "ab"))
     np.testing.assert_allclose(y2, y1, atol=1e-12)
-    np.testing.assert_allclose(g2["F"], g1["F"], atol=1e-12)
+    assert g2.keys() == g1.keys()
+    for key in g1:
+        np.testing.assert_allclose(g2[key], g1[key], atol=1e-12)
 
 
 def test_variant_a_cache_is_reused():
@@ -179,6 +187,37 @@ def test_variant_a_cache_is_reused():
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_layer_backward_twice_assigns_same_grads(impl):
+    rng = np.random.default_rng(6)
+    for first in (False, True):
+        layer = Conv1D(5, 8, 3, 4, impl=impl, bias=True, padding=1, dtype=np.float64, rng=rng)
+        layer.needs_input_grad = not first
+        x = onehot(random_onehot_indices(rng, 4, 8, 5), 5)
+        dy = rng.standard_normal((4, 8 * 4))
+        layer.forward(x, train=True)
+        dx1 = layer.backward(dy)
+        g1 = {k: v.copy() for k, v in layer.grads.items()}
+        dx2 = layer.backward(dy)  # assigns, never accumulates
+        for k in g1:
+            np.testing.assert_array_equal(layer.grads[k], g1[k])
+        if not first:
+            np.testing.assert_array_equal(dx1, dx2)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_float32_stays_float32(impl):
+    rng = np.random.default_rng(8)
+    model = convnet(6, 9, 4, [(3, 4), (2, 3)], impl=impl, bias=True, rng=rng)
+    X = onehot(random_onehot_indices(rng, 5, 9, 6), 6).astype(np.float32)
+    scores = model.forward(X, train=True)
+    _, dscores = model.loss(scores, rng.integers(0, 4, 5))
+    model.backward(dscores)
+    assert scores.dtype == np.float32
+    for name, layer, k in model.named_params():
+        assert layer.params[k].dtype == layer.grads[k].dtype == np.float32, name
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_backward_twice_gives_same_grads(impl):
     rng = np.random.default_rng(5)
     model = convnet(6, 9, 4, [(3, 4), (2, 3)], impl=impl, bias=True, rng=rng, dtype=np.float64)
@@ -192,12 +231,13 @@ def test_backward_twice_gives_same_grads(impl):
 
 
 # -- the model -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("impl", ["fast", "mfmx"])
-def test_convnet_gradient_check(impl):
+@pytest.mark.parametrize("impl, as_indices", [("fast", False), ("fast", True), ("mfmx", False)])
+def test_convnet_gradient_check(impl, as_indices):
     """The report's check: k=5, n=5 in both layers, batch 3, d=28, n_len=19, K=18, float64."""
     rng = np.random.default_rng(0)
     model = convnet(28, 19, 18, [(5, 5), (5, 5)], impl=impl, rng=rng, dtype=np.float64)
-    X = onehot(random_onehot_indices(rng, 3, 19, 28, min_len=4), 28)
+    idx = random_onehot_indices(rng, 3, 19, 28, min_len=4)
+    X = idx if as_indices else onehot(idx, 28)
     y = rng.integers(0, 18, 3)
     rows = {r.param: r for r in check_model(model, X, y, h=1e-4)}
     assert set(rows) == {"0.F", "2.F", "4.W"}  # F1, F2, W: no biases by default

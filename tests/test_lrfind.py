@@ -38,9 +38,13 @@ def test_suggest_peak_rise_and_min():
     # accuracy rises until lr = 0.05, then falls: the peak is the suggested eta_max
     acc = np.where(lr <= 0.05, 0.1 + 8 * lr, 0.5 - 4 * (lr - 0.05))
     loss = 2.5 - acc
-    s = lrfind.suggest(lr, acc, loss, window=1, min_factor=10)
-    assert s["eta_max"] == pytest.approx(0.05)
+    s = lrfind.suggest(lr, acc, loss, window=1, min_factor=10, tol=0.0)
+    assert s["eta_max"] == s["eta_peak"] == pytest.approx(0.05)
     assert s["eta_min"] == pytest.approx(0.005)
+    # with a tolerance: the first lr within tol of the peak, where accuracy stops improving
+    s2 = lrfind.suggest(lr, acc, loss, window=1, min_factor=4, tol=0.081)
+    assert s2["eta_max"] == pytest.approx(0.04) and s2["eta_min"] == pytest.approx(0.01)
+    assert s2["eta_peak"] == pytest.approx(0.05)
     assert s["eta_min_loss"] == pytest.approx(0.05)
     assert s["eta_rise"] == pytest.approx(lr[np.nonzero(acc >= acc[0] + 0.02)[0][0]])
     assert not s["at_end"]

@@ -152,6 +152,7 @@ LANGS = ["Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "
 def write_zip(path: Path, langs=LANGS, per_class=20, extra: dict[str, str] | None = None) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("data/eng-fra.txt", "not a names file\n")
+        zf.writestr("__MACOSX/data/names/._Arabic.txt", "resource fork\n")
         for i, lang in enumerate(langs):
             names = [f"{lang}{chr(97 + j % 26)}{chr(97 + j // 26)}" for j in range(per_class + i)]
             if extra and lang in extra:

@@ -60,12 +60,13 @@ def train(config: ConfigArg, set_: SetOpt = None,
     out = out or _default_out("train", cfg.name)
     if repeat > 1:
         m = experiment.run_repeated(cfg, out, repeat)
-        for k in ("train_accuracy", "val_accuracy", "test_accuracy"):
+        for k in ("train_accuracy", "val_accuracy", "test_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if f"{k}_mean" in m:
                 typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
     else:
         m = experiment.run(cfg, out)
-        for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy"):
+        for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy",
+                  "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if k in m:
                 typer.echo(f"{k}: {100 * m[k]:.2f}%")
         typer.echo(f"seconds: {m['seconds']:.1f}")
@@ -139,24 +140,62 @@ def lrfind(config: ConfigArg, set_: SetOpt = None,
            steps: Annotated[Optional[int], typer.Option(min=1, help="updates of the sweep (default n_s, else 4 epochs)")] = None,
            points: Annotated[int, typer.Option(min=2, help="recording points")] = 50,
            n_eval: Annotated[int, typer.Option(min=1, help="images per split evaluated at each point")] = 2000,
-           min_factor: Annotated[float, typer.Option(help="suggested eta_min = eta_max / this")] = 10.0) -> None:
+           min_factor: Annotated[float, typer.Option(help="suggested eta_min = eta_max / this")] = 10.0,
+           tol: Annotated[float, typer.Option(help="eta_max: first eta within this of the peak accuracy")] = 0.01) -> None:
     """Learning-rate range test: raise eta linearly over a short run; suggest eta_min and eta_max."""
     from handgrad import lrfind as lrfind_mod
 
     cfg = _load(config, set_)
     out = out or _default_out("lrfind", cfg.name)
     res = lrfind_mod.range_test(cfg, eta_min=eta_min, eta_max=eta_max, n_steps=steps, n_points=points,
-                                n_eval=n_eval, min_factor=min_factor)
+                                n_eval=n_eval, min_factor=min_factor, tol=tol)
     paths = lrfind_mod.write(res, out, title=f"{cfg.name}: LR range test")
     s = res.suggestion
     typer.echo(f"swept eta {res.eta_min:g} .. {res.eta_max:g} over {res.step[-1]} updates ({res.seconds:.1f} s)")
-    typer.echo(f"peak smoothed validation accuracy {100 * s['peak_accuracy']:.2f}% at eta {s['eta_max']:.4g}")
+    typer.echo(f"peak smoothed validation accuracy {100 * s['peak_accuracy']:.2f}% at eta {s['eta_peak']:.4g}; "
+               f"within {100 * tol:g} points of it from eta {s['eta_max']:.4g}")
     if s.get("eta_rise") is not None:
         typer.echo(f"accuracy starts to rise at eta {s['eta_rise']:.4g}")
     typer.echo(f"suggested: --set train.eta_min={s['eta_min']:.3g} --set train.eta_max={s['eta_max']:.3g}")
     if s["at_end"]:
         typer.echo("note: accuracy was still rising at the end of the sweep; try a larger --eta-max")
     typer.echo(f"figure: {paths['figure']}")
+
+
+@app.command()
+@friendly
+def reproduce(family: Annotated[str, typer.Argument(help="linear, mlp, convnet or all")] = "all",
+              quick: Annotated[bool, typer.Option(help="reduced budgets: the pipeline in a few minutes")] = False,
+              out: Annotated[Path, typer.Option(help="reports folder: OUT/<family>/index.html, report.md")] = Path("reports"),
+              force: Annotated[bool, typer.Option(help="run finished experiments again")] = False,
+              configs: Annotated[Optional[Path], typer.Option(help="configs folder (default: the checkout's configs/)")] = None,
+              threads: Annotated[int, typer.Option(min=0, help="BLAS threads (0: the library's default)")] = 1,
+              ) -> None:
+    """Run the shipped configs of a family and report ours beside the published numbers."""
+    import time
+
+    from handgrad import reproduce as reproduce_mod
+
+    t0 = time.perf_counter()
+    argv = ["handgrad", "reproduce", family, *(["--quick"] if quick else []), "--out", str(out),
+            *(["--force"] if force else []), *(["--configs", str(configs)] if configs else [])]
+    paths = reproduce_mod.reproduce(family, out=out, quick=quick, force=force, configs=configs,
+                                    command=" ".join(argv), echo=typer.echo, threads=threads or None)
+    for fam, p in paths.items():
+        typer.echo(f"{fam}: {p}")
+    typer.echo(f"wall time: {time.perf_counter() - t0:.1f} s")
+
+
+@app.command()
+@friendly
+def report(run_dirs: Annotated[list[Path], typer.Argument(help="OUT/<family> folders written by reproduce")]) -> None:
+    """Re-render index.html and report.md from saved runs (never trains)."""
+    from handgrad import report as report_mod
+
+    for d in run_dirs:
+        fams = [d / f for f in ("linear", "mlp", "convnet") if (d / f / "manifest.json").is_file()]
+        for fam_dir in fams if fams and not (d / "manifest.json").is_file() else [d]:  # OUT itself: every family
+            typer.echo(f"{report_mod.render(fam_dir)}")
 
 
 def main() -> None:  # pragma: no cover

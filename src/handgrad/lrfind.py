@@ -8,8 +8,9 @@ rate where accuracy stops improving is a good ``eta_max``; ``eta_min`` a small f
 (he suggests a third to a quarter; the cyclical runs here use a tenth by default).
 
 The suggestion here is made on the smoothed validation accuracy (moving average over
-``smooth`` recording points): ``eta_max`` is the learning rate at its peak, ``eta_min`` is
-``eta_max / min_factor``. ``eta_rise`` (where smoothed accuracy first gains ``rise`` over its
+``window`` recording points): ``eta_max`` is the first learning rate where it comes within ``tol``
+(default one point) of its peak, i.e. where it stops improving; ``eta_min`` is
+``eta_max / min_factor``. The peak's own learning rate is reported as ``eta_peak``. ``eta_rise`` (where smoothed accuracy first gains ``rise`` over its
 starting value, Smith's lower bound) is reported as well.
 """
 
@@ -58,8 +59,9 @@ def smooth(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def suggest(lr, accuracy, loss=None, *, window: int = 5, min_factor: float = 10.0,
-            rise: float = 0.02) -> dict:
-    """eta_max at the peak of the smoothed accuracy; eta_min = eta_max / min_factor.
+            rise: float = 0.02, tol: float = 0.01) -> dict:
+    """eta_max where the smoothed accuracy first comes within ``tol`` of its peak (accuracy stops
+    improving); eta_min = eta_max / min_factor.
 
     Also returns ``eta_rise`` (first lr where the smoothed accuracy exceeds its start by
     ``rise``), ``eta_min_loss`` (lr of the lowest smoothed loss, when ``loss`` is given), the peak
@@ -70,8 +72,10 @@ def suggest(lr, accuracy, loss=None, *, window: int = 5, min_factor: float = 10.
     if len(lr) == 0:
         raise HandgradError("range test recorded nothing")
     i = int(np.argmax(acc))
-    out = {"eta_max": float(lr[i]), "eta_min": float(lr[i] / min_factor), "peak_accuracy": float(acc[i]),
-           "peak_step_index": i, "at_end": bool(i == len(lr) - 1), "window": window, "min_factor": min_factor}
+    j = int(np.nonzero(acc >= acc[i] - tol)[0][0])
+    out = {"eta_max": float(lr[j]), "eta_min": float(lr[j] / min_factor), "eta_peak": float(lr[i]),
+           "peak_accuracy": float(acc[i]), "accuracy_at_eta_max": float(acc[j]), "peak_step_index": i,
+           "at_end": bool(i == len(lr) - 1), "window": window, "min_factor": min_factor, "tol": tol}
     above = np.nonzero(acc >= acc[0] + rise)[0]
     out["eta_rise"] = float(lr[above[0]]) if len(above) else None
     if loss is not None:
@@ -82,7 +86,8 @@ def suggest(lr, accuracy, loss=None, *, window: int = 5, min_factor: float = 10.
 
 def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | None = None,
                n_steps: int | None = None, n_points: int = 50, n_eval: int = 2000,
-               window: int = 5, min_factor: float = 10.0, progress: bool | None = None) -> RangeTest:
+               window: int = 5, min_factor: float = 10.0, tol: float = 0.01,
+               progress: bool | None = None) -> RangeTest:
     """Run the range test for the configured model, data, optimizer, dropout and augmentation.
 
     eta_min / eta_max: the sweep's ends (default the config's train.eta_min and train.eta_max);
@@ -139,7 +144,7 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
                     train_accuracy=list(cols["train_accuracy"]),
                     val_loss=[_finite(v) for v in cols["val_loss"]],
                     val_accuracy=list(cols["val_accuracy"]), eta_min=lo, eta_max=hi, seconds=seconds)
-    res.suggestion = suggest(res.lr, res.val_accuracy, res.val_loss, window=window, min_factor=min_factor)
+    res.suggestion = suggest(res.lr, res.val_accuracy, res.val_loss, window=window, min_factor=min_factor, tol=tol)
     return res
 
 

@@ -149,7 +149,7 @@ def onehot_from_indices(idx: np.ndarray, d: int, dtype=np.float32) -> np.ndarray
 # ---------------------------------------------------------------------------------------------
 # Data set
 # ---------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)  # arrays inside: compare fields explicitly
 class SurnameData:
     """All names with 0-based labels, the class names and the validation split.
 
@@ -334,7 +334,10 @@ def build_from_tutorial_zip(zip_path: Path | str, seed: int = 0, *, val_per_clas
     except zipfile.BadZipFile:
         raise HandgradError(f"{zip_path} is not a zip archive") from None
     with zf:
-        members = {m.group(1): info for info in zf.infolist() if (m := _MEMBER.search(info.filename))}
+        # macOS archivers add __MACOSX/.../._Name.txt resource forks: not language files
+        members = {m.group(1): info for info in zf.infolist()
+                   if (m := _MEMBER.search(info.filename)) and "__MACOSX" not in info.filename
+                   and not m.group(1).startswith("._")}
         if len(members) != TUTORIAL_N_CLASSES:
             raise HandgradError(
                 f"{zip_path}: expected {TUTORIAL_N_CLASSES} language files names/<Language>.txt, found "
