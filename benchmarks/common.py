@@ -111,11 +111,13 @@ def alternate(impls: dict[str, Callable[[], object]], repeats: int, warmup: int 
               log: Callable[[str], None] | None = None) -> tuple[dict[str, list[float]], dict[str, object]]:
     """Run every implementation ``repeats`` times, interleaved, swapping the order each round.
 
-    ``warmup`` untimed rounds come first. Returns (seconds per implementation, last result of each).
+    ``warmup`` untimed rounds come first. Returns (wall seconds per implementation, last result of
+    each); process CPU seconds are kept under the key ``"<name>:cpu"``.
     """
     log = log or (lambda msg: print(msg, flush=True))
     names = list(impls)
     times: dict[str, list[float]] = {n: [] for n in names}
+    times.update({f"{n}:cpu": [] for n in names})
     last: dict[str, object] = {}
     for r in range(warmup + repeats):
         order = names if r % 2 == 0 else names[::-1]
@@ -124,17 +126,28 @@ def alternate(impls: dict[str, Callable[[], object]], repeats: int, warmup: int 
             tag = "warmup" if r < warmup else f"repeat {r - warmup + 1}/{repeats}"
             if r >= warmup:
                 times[n].append(t)
+                times[f"{n}:cpu"].append(cpu)
             if log:
                 log(f"  [{tag}] {n:>8}: {t:8.3f} s wall, {cpu:8.3f} s CPU")
     return times, last
 
 
 def summary(times: dict[str, list[float]], a: str = "handgrad", b: str = "pytorch") -> dict:
-    """Medians (and min/max) per implementation and the ratio of medians a / b."""
+    """Medians (and min/max) per implementation and the ratio of medians a / b (the headline).
+
+    Also, since load on a shared machine drifts between rounds: ``paired_ratio``, the median of
+    the per-round ratios (a and b ran back to back), and ``cpu_ratio``, the ratio of the median
+    process CPU times (less sensitive to being descheduled, but it counts spinning threads).
+    """
     out: dict = {}
-    for n, ts in times.items():
-        out[n] = {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "runs": ts}
+    for n in (a, b):
+        ts, cpu = times[n], times.get(f"{n}:cpu", [])
+        out[n] = {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "runs": ts,
+                  "cpu_median": statistics.median(cpu) if cpu else None, "cpu_runs": cpu}
     out["ratio"] = out[a]["median"] / out[b]["median"]
+    out["paired_ratio"] = statistics.median(x / y for x, y in zip(times[a], times[b]))
+    if out[a]["cpu_median"] and out[b]["cpu_median"]:
+        out["cpu_ratio"] = out[a]["cpu_median"] / out[b]["cpu_median"]
     return out
 
 
@@ -148,6 +161,11 @@ def print_summary(title: str, s: dict, target: float | None = None, a: str = "ha
     if target is not None:
         verdict = f"  target <= {target}: {'met' if s['ratio'] <= target else 'NOT met'}"
     print(f"  ratio {a}/{b} (medians): {s['ratio']:.3f}{verdict}")
+    extra = f"  median of per-round ratios: {s['paired_ratio']:.3f}"
+    if "cpu_ratio" in s:
+        extra += (f"; CPU-time medians {s[a]['cpu_median']:.2f} s / {s[b]['cpu_median']:.2f} s, "
+                  f"ratio {s['cpu_ratio']:.3f}")
+    print(extra)
 
 
 # -- the PyTorch side ------------------------------------------------------------------------

@@ -125,3 +125,23 @@ def test_repeat_reports_mean_and_std(fake_cifar, tmp_path):
     assert np.isclose(m["test_accuracy_mean"], np.mean(m["test_accuracy_runs"]))
     assert np.isclose(m["test_accuracy_std"], np.std(m["test_accuracy_runs"], ddof=1))
     assert (tmp_path / "rep/run-02/metrics.json").is_file()
+
+
+def test_weight_averaging_puts_the_mean_of_the_iterates_in_the_model(rng):
+    from handgrad.train import Callback, WeightAveraging
+
+    X, y = _toy(rng)
+    seen = []
+
+    class Spy(Callback):
+        def on_step_end(self, trainer, step):
+            if step > 6:
+                seen.append(trainer.model.copy_params())
+
+    model = linear_classifier(10, 3, rng=np.random.default_rng(0))
+    Trainer(model, schedule=schedules.Constant(0.5), n_batch=50, callbacks=[Spy(), WeightAveraging(7)]
+            ).fit(X, y, n_updates=12)
+    for k, v in model.get_params().items():
+        assert np.allclose(v, np.mean([p[k] for p in seen], axis=0), atol=1e-6)
+    with pytest.raises(HandgradError, match="average_from and keep_best"):
+        from_dict({"train": {"average_from": 0.5, "keep_best": True}})

@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: train, gradcheck, search, predict, reproduce, report.
+"""The ``handgrad`` command: train, gradcheck, search, lrfind, predict, reproduce, report.
 
 Errors the user can cause are printed as one clear message (no traceback), exit status 2.
 """
@@ -160,6 +160,27 @@ def lrfind(config: ConfigArg, set_: SetOpt = None,
     if s["at_end"]:
         typer.echo("note: accuracy was still rising at the end of the sweep; try a larger --eta-max")
     typer.echo(f"figure: {paths['figure']}")
+
+
+@app.command()
+@friendly
+def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a trained ConvNet (surnames)")],
+            names: Annotated[list[str], typer.Argument(help="surnames to classify")],
+            json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+            fold: Annotated[bool, typer.Option("--fold", help="map accented letters to their base letter first")] = False,
+            ) -> None:
+    """Probability of every language for each name, and the predicted one (report 000, table 3)."""
+    from handgrad import predict as predict_mod
+
+    results = predict_mod.predict_names(run_dir, names, fold=fold)
+    for r in results:
+        if r["truncated"]:
+            typer.echo(f"note: {r['name']!r} is longer than the model's {len(r['encoded'])} characters; "
+                       f"only its first {len(r['encoded'])} ({r['encoded']!r}) were used", err=True)
+    if json_:
+        typer.echo(json.dumps(results, indent=2))
+    else:
+        typer.echo(predict_mod.format_table(results))
 
 
 @app.command()

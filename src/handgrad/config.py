@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -43,7 +43,8 @@ class ModelConfig(_Strict):
     dropout: float = Field(1.0, gt=0, le=1)
     #: convnet: [[k1, n1], [k2, n2], ...] filter widths and counts
     convs: list[tuple[int, int]] = Field(default_factory=lambda: [(5, 20), (3, 20)])
-    padding: int = Field(0, ge=0)
+    #: convnet: zero columns on each side of every conv layer's input, or "same" ((k-1)/2, odd k)
+    padding: Annotated[int, Field(ge=0)] | Literal["same"] = 0
     bias: bool = False
     impl: str = "fast"
 
@@ -78,6 +79,8 @@ class TrainConfig(_Strict):
     flip: bool = False
     translate: int = Field(0, ge=0)
     snapshot_ensemble: bool = False
+    #: average the parameters over the last part of training, from this fraction of the updates on
+    average_from: float | None = Field(None, ge=0, lt=1)
     dtype: Literal["float32", "float64"] = "float32"
 
     @model_validator(mode="after")
@@ -89,6 +92,8 @@ class TrainConfig(_Strict):
             self.n_epochs = 40
         if self.n_cycles is not None and self.schedule != "cyclical":
             raise ValueError("n_cycles needs schedule = 'cyclical'")
+        if self.average_from is not None and self.keep_best:
+            raise ValueError("average_from and keep_best both choose the final parameters: use one")
         if self.schedule == "cyclical" and self.eta_min >= self.eta_max:
             raise ValueError(f"eta_min ({self.eta_min}) must be below eta_max ({self.eta_max})")
         return self

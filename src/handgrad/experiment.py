@@ -19,7 +19,7 @@ from handgrad.config import Config, TrainConfig
 from handgrad.errors import HandgradError
 from handgrad.models import Model, linear_classifier, mlp
 from handgrad.optim import SGD, Adam, Momentum
-from handgrad.train import ProgressBar, Snapshots, Trainer, steps_per_epoch
+from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
 
 
 @dataclass
@@ -155,10 +155,12 @@ def evaluator_for(cfg: Config):
         return None
     from handgrad.metrics import balanced_accuracy
 
-    def evaluate(model, X, y):
-        out = model.evaluate(X, y)
-        out["balanced_accuracy"] = balanced_accuracy(y, model.predict(X), model_k(model))
-        return out
+    def evaluate(model, X, y):  # Model.evaluate's numbers plus balanced accuracy, from one forward pass
+        s = model.scores(X)
+        loss, _ = model.loss(s, y)
+        pred = s.argmax(axis=1)
+        return {"cost": loss + model.lam * model.l2(), "loss": loss, "accuracy": float(np.mean(pred == y)),
+                "balanced_accuracy": balanced_accuracy(y, pred, model_k(model))}
 
     return evaluate
 
@@ -182,12 +184,16 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
     tc = cfg.train
     init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
     model = build_model(cfg, data.d, data.K, init_rng, data.meta).astype(np.dtype(tc.dtype))
+    if cfg.model.kind == "convnet" and cfg.model.impl in ("a", "ab"):
+        model.layers[0].precompute(data.X_train)  # variant (a): the first layer's sparse MX, once
     from handgrad.data.sampling import EpochSampler
 
     epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
     p = plan(tc, epoch_size, len(data.y_train))
     callbacks = [ProgressBar(desc or cfg.name, disable=None if progress is None else not progress)]
     snaps = None
+    if tc.average_from is not None:
+        callbacks.append(WeightAveraging(int(tc.average_from * p.n_updates)))
     if tc.snapshot_ensemble:
         snaps = Snapshots(2 * p.n_s if p.n_s else p.steps_per_epoch)
         callbacks.append(snaps)
@@ -258,7 +264,22 @@ def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metric
         from handgrad import plots
 
         plots.run_figures(run_dir, cfg, data, fitted)
+    if "val_per_class_accuracy" in metrics:
+        io.atomic_write_text(run_dir / "per_class_accuracy.md", per_class_table(metrics))
     io.write_json(run_dir / "metrics.json", metrics)
+
+
+def per_class_table(metrics: dict) -> str:
+    """Markdown table of the per-class validation accuracy (%) and their mean (balanced accuracy)."""
+    lines = [f"# {metrics.get('name', '')}: validation accuracy per class", "",
+             "| class | validation accuracy (%) |", "|---|---:|"]
+    for cls, acc in metrics["val_per_class_accuracy"].items():
+        lines.append(f"| {cls} | {'-' if acc is None or acc != acc else f'{100 * acc:.2f}'} |")
+    if "val_balanced_accuracy" in metrics:
+        lines.append(f"| **mean (balanced accuracy)** | **{100 * metrics['val_balanced_accuracy']:.2f}** |")
+    if "val_accuracy" in metrics:
+        lines.append(f"| overall (all validation names) | {100 * metrics['val_accuracy']:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
@@ -300,7 +321,9 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
     lambdas = sorted(set(gc.lambdas) | {cfg.train.lam})
     cases = []
     for n in gc.batch_sizes:
-        X = np.asarray(data.X_train[:n], dtype=np.float64)
+        X = data.X_train[:n]
+        if not np.issubdtype(X.dtype, np.integer):  # ConvNet index inputs stay integers (exact one-hot)
+            X = np.asarray(X, dtype=np.float64)
         y = data.y_train[:n]
         meta = dict(data.meta)
         if cfg.model.kind != "convnet" and gc.n_dims is not None:
@@ -311,6 +334,12 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
             c = cfg.model_copy(update={**update, "train": cfg.train.model_copy(update={"lam": lam})})
             rng = np.random.default_rng(cfg.seed)
             model = build_model(c, X.shape[1], data.K, rng, meta).astype(np.float64)
+            if c.model.kind == "convnet" and c.model.bias:
+                # zero biases put every empty (zero-padded) position exactly on the ReLU kink, where
+                # centred differences see half a slope: check at small random biases instead
+                for _, layer, k in model.named_params():
+                    if k == "b":
+                        layer.params[k] = rng.normal(0.0, 0.1, layer.params[k].shape)
             rows = check_model(model, X, y, h=gc.h, method=gc.method, eps=gc.eps)
             cases.append({"batch_size": int(len(y)), "lambda": lam, "n_dims": int(X.shape[1]),
                           "method": gc.method, "h": gc.h, "rows": [r.to_dict() for r in rows],

@@ -242,7 +242,11 @@ def predict_names(folder: Path, names: list[str]) -> tuple[list[str], list[list[
         from handgrad import predict as predict_mod  # type: ignore[attr-defined]
 
         if hasattr(predict_mod, "predict_names"):
-            return predict_mod.predict_names(folder, names)
+            res = predict_mod.predict_names(folder, names)
+            if isinstance(res, list) and res and isinstance(res[0], dict):  # [{name, probabilities, ...}]
+                classes = list(res[0]["probabilities"])
+                return classes, [[r["probabilities"][c] for c in classes] for r in res]
+            return res
     except ImportError:
         pass
     import numpy as np

@@ -63,6 +63,32 @@ class Snapshots(Callback):
             self.params.append(trainer.model.copy_params())
 
 
+class WeightAveraging(Callback):
+    """Polyak-Ruppert averaging: from step ``start`` on, keep the running mean of the parameters
+    after every update and put it in the model when training ends. For a linear model the
+    averaged weights give exactly the averaged scores of all those iterates."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.mean: dict[str, np.ndarray] | None = None
+        self.count = 0
+
+    def on_step_end(self, trainer, step):
+        if step < self.start:
+            return
+        params = trainer.model.get_params()
+        self.count += 1
+        if self.mean is None:
+            self.mean = {k: v.astype(np.float64) for k, v in params.items()}
+        else:
+            for k, v in params.items():
+                self.mean[k] += (v - self.mean[k]) / self.count
+
+    def on_train_end(self, trainer):
+        if self.mean is not None:
+            trainer.model.set_params(self.mean)
+
+
 def steps_per_epoch(epoch_size: int, n_batch: int) -> int:
     """Updates per epoch; a last, smaller batch counts as an update."""
     return math.ceil(epoch_size / n_batch)

@@ -410,3 +410,61 @@ def download_tutorial_zip(cache_dir: Path | str | None = None, *, url: str = TUT
 def load_tutorial_names(seed: int = 0, cache_dir: Path | str | None = None) -> SurnameData:
     """Download (or reuse) the tutorial archive and build the data set from it."""
     return build_from_tutorial_zip(download_tutorial_zip(cache_dir), seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiment pipeline: data set -> model inputs
+# ---------------------------------------------------------------------------------------------
+#: the training input representation: character indices (N, n_len), -1 after the name. The first
+#: Conv1D reads them directly (a gather on the fast path, expanded to one-hot for the other impls)
+INPUT_FORMAT = "indices"
+
+
+def resolve_surnames(source: str = "course") -> SurnameData:
+    """The surnames data a config asks for.
+
+    ``source="course"``: ``$HANDGRAD_DATA/surnames/`` (the course files). When HANDGRAD_DATA is not
+    set or has no ``surnames/`` folder, falls back to the PyTorch tutorial's names archive (downloaded
+    once into the cache), with a warning: its validation split is not the course's.
+    ``source="tutorial"``: always the tutorial archive (seed-0 balanced split, 14 names per class).
+    """
+    from handgrad.data import sources
+
+    if source not in ("course", "tutorial"):
+        raise HandgradError(f"unknown surnames source {source!r}; choose course or tutorial")
+    if source == "course":
+        home = sources.data_home()
+        folder = home / "surnames" if home is not None else None
+        if folder is not None and folder.is_dir():
+            return load_surnames(folder)
+        where = (f"{sources.DATA_ENV}={home} has no surnames/ folder" if home is not None
+                 else f"{sources.DATA_ENV} is not set")
+        warnings.warn(f"{where}: using the PyTorch tutorial's names data instead of the course files "
+                      "(set data.source = \"tutorial\" to ask for it explicitly)", stacklevel=2)
+    return load_tutorial_names(seed=0, cache_dir=sources.cache_dir())
+
+
+def prepare_surnames(dc, dtype=np.float32):
+    """``experiment.Prepared`` for a [data] table with dataset = "surnames".
+
+    Inputs are character indices (N, n_len) int32 (see ``INPUT_FORMAT``); ``meta`` holds what a saved
+    model needs to encode new names: the alphabet, n_len (and d), the source and the training class
+    counts. ``dc.n_train`` keeps a seeded random subset of the training names (quick runs); the
+    validation set is always the whole split. ``dtype`` is unused (integer inputs).
+    """
+    from handgrad.experiment import Prepared
+
+    data = resolve_surnames(getattr(dc, "source", "course"))
+    enc = data.encoder()
+    tr_names, y_tr = data.subset("train")
+    va_names, y_va = data.subset("val")
+    if dc.n_train is not None and dc.n_train < len(tr_names):
+        keep = np.sort(np.random.default_rng(0).choice(len(tr_names), dc.n_train, replace=False))
+        tr_names, y_tr = [tr_names[i] for i in keep], y_tr[keep]
+    meta = {"dataset": "surnames", "d": enc.d, "n_len": enc.n_len, "alphabet": enc.alphabet,
+            "encoder": enc.to_dict(), "input": INPUT_FORMAT, "source": data.source,
+            "lowercase": True, "truncate": f"names longer than n_len keep their first {enc.n_len} characters",
+            "train_class_counts": class_counts(y_tr, data.K).tolist(),
+            "val_class_counts": class_counts(y_va, data.K).tolist()}
+    return Prepared(enc.indices(tr_names), y_tr, enc.indices(va_names), y_va, None, None,
+                    tuple(data.classes), state={}, meta=meta)
