@@ -15,8 +15,12 @@ PUBLISHED = {"setting1": 29.74, "setting2": 38.69, "setting3": 39.08, "setting4"
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_settings_reproduce_within_1_5_points(name):
-    m = experiment.run(load_config(CONFIGS / f"{name}.toml"), None, progress=False)
-    assert abs(100 * m["test_accuracy"] - PUBLISHED[name]) <= 1.5, m
+    cfg = load_config(CONFIGS / f"{name}.toml")
+    # setting 1 (eta .1) oscillates from epoch to epoch: compare the mean over 5 seeds
+    seeds = range(5) if name == "setting1" else [0]
+    accs = [experiment.run(cfg.model_copy(update={"seed": s}), None, progress=False, figures=False)["test_accuracy"]
+            for s in seeds]
+    assert abs(100 * sum(accs) / len(accs) - PUBLISHED[name]) <= 1.5, accs
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "svm", "bce"])

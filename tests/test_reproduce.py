@@ -52,8 +52,8 @@ def test_reproduce_linear_quick_writes_reports_and_skips_finished(fake_cifar, tm
     fam = out / "linear"
     html = (fam / "index.html").read_text()
     md = (fam / "report.md").read_text()
-    # setting1, setting2, bce and bce-softmax (needs setting3: missing) are the runs
-    assert sorted(count_runs) == ["bce", "setting1", "setting2"]
+    # setting1 (repeated over seeds: twice in quick mode), setting2, bce; bce-softmax needs setting3: missing
+    assert sorted(count_runs) == ["bce", "setting1", "setting1", "setting2"]
     assert "linear: " in r.output and "wall time" in r.output
 
     # published beside ours, with the source; quick runs make no claim
@@ -84,12 +84,12 @@ def test_reproduce_linear_quick_writes_reports_and_skips_finished(fake_cifar, tm
     # again: nothing is trained, the report is rendered again
     mtime = (fam / "runs" / "setting1" / "metrics.json").stat().st_mtime_ns
     _reproduce(out, configs)
-    assert len(count_runs) == 3
+    assert len(count_runs) == 4
     assert (fam / "runs" / "setting1" / "metrics.json").stat().st_mtime_ns == mtime
 
     # --force runs them again
     _reproduce(out, configs, "--force")
-    assert len(count_runs) == 6
+    assert len(count_runs) == 8
 
 
 def test_report_rerenders_without_training(fake_cifar, tmp_path, configs, monkeypatch):
