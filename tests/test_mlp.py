@@ -107,7 +107,7 @@ def test_plan_cycles_and_records():
 
 
 @pytest.mark.parametrize("name,n_s,n_updates,n_train", [
-    ("sheet-fig3", 500, 1000, 10_000), ("sheet-fig4", 800, 4800, 10_000), ("final", 980, 5880, 49_000)])
+    ("sheet-fig3", 500, 1000, 10_000), ("sheet-fig4", 800, 4800, 10_000), ("final", 980, 7840, 49_000)])
 def test_shipped_config_lengths(name, n_s, n_updates, n_train):
     cfg = load_config(CONFIGS / f"{name}.toml")
     assert cfg.model.kind == "mlp" and cfg.train.schedule == "cyclical"
