@@ -51,7 +51,8 @@ def torch_run(cfg, tensors, d: int, K: int):
     opt = torch.optim.SGD(model.parameters(), lr=tc.eta)
     spe = -(-len(tensors[1]) // tc.n_batch)
     hist = common.torch_train(model, opt, None, *tensors, n_updates=int(round(tc.n_epochs * spe)),
-                              n_batch=tc.n_batch, record_every=spe, lam=tc.lam, weights=[model.weight])
+                              n_batch=tc.n_batch, record_every=spe, lam=tc.lam, weights=[model.weight],
+                              shuffle=tc.sampling == "shuffle")
     return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_loss": hist[-1]["train_loss"]}
 
 

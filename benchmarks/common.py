@@ -184,10 +184,12 @@ def torch_evaluate(model, X, y, lam: float, weights) -> dict[str, float]:
 
 
 def torch_train(model, optimizer, scheduler, X, y, X_val, y_val, *, n_updates: int, n_batch: int,
-                record_every: int, lam: float, weights) -> list[dict]:
-    """Idiomatic PyTorch mini-batch training mirroring handgrad's Trainer: sequential batches,
+                record_every: int, lam: float, weights, shuffle: bool = False) -> list[dict]:
+    """Idiomatic PyTorch mini-batch training mirroring handgrad's Trainer: sequential batches (or
+    a fresh permutation every epoch with ``shuffle``, as handgrad's sampling = "shuffle"),
     cost = cross-entropy + lam * sum ||W||^2 (explicit L2, as handgrad), evaluation on the full
     training and validation sets at step 0, every ``record_every`` updates and at the end."""
+    import torch
     import torch.nn.functional as F
 
     def record(step):
@@ -201,11 +203,17 @@ def torch_train(model, optimizer, scheduler, X, y, X_val, y_val, *, n_updates: i
     history = [record(0)]
     n, step = len(y), 0
     model.train()
+    gen = torch.Generator().manual_seed(0)
     while step < n_updates:
+        order = torch.randperm(n, generator=gen) if shuffle else None
         for start in range(0, n, n_batch):
             if step >= n_updates:
                 break
-            xb, yb = X[start:start + n_batch], y[start:start + n_batch]
+            if order is None:
+                xb, yb = X[start:start + n_batch], y[start:start + n_batch]
+            else:
+                idx = order[start:start + n_batch]
+                xb, yb = X[idx], y[idx]
             cost = F.cross_entropy(model(xb), yb)
             if lam:
                 cost = cost + lam * sum(w.square().sum() for w in weights)
