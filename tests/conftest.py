@@ -21,12 +21,22 @@ def _fresh_data_cache():
 
 
 @pytest.fixture
-def fake_cifar(tmp_path, monkeypatch):
+def fake_cifar_with(tmp_path, monkeypatch):
+    """make(n_per_batch, seed): write a small fake CIFAR-10 and point HANDGRAD_DATA at it."""
+
+    def make(n_per_batch: int = 60, seed: int = 0):
+        root = tmp_path / "data"
+        make_fake_cifar(root, n_per_batch=n_per_batch, seed=seed)
+        monkeypatch.setenv("HANDGRAD_DATA", str(root))
+        return root
+
+    return make
+
+
+@pytest.fixture
+def fake_cifar(fake_cifar_with):
     """HANDGRAD_DATA pointing at a small fake CIFAR-10 (60 images per batch)."""
-    root = tmp_path / "data"
-    make_fake_cifar(root, n_per_batch=60, seed=0)
-    monkeypatch.setenv("HANDGRAD_DATA", str(root))
-    return root
+    return fake_cifar_with()
 
 
 @pytest.fixture

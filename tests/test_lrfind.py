@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import make_fake_cifar
 from typer.testing import CliRunner
 
-from handgrad import experiment, lrfind
+from handgrad import lrfind
 from handgrad.cli import app
 from handgrad.config import load_config
 
@@ -18,12 +17,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "mlp"
 
 
 @pytest.fixture
-def fake_data(tmp_path, monkeypatch):
-    make_fake_cifar(tmp_path / "data", n_per_batch=40, seed=7)
-    monkeypatch.setenv("HANDGRAD_DATA", str(tmp_path / "data"))
-    experiment._cache.clear()
-    yield tmp_path / "data"
-    experiment._cache.clear()
+def fake_data(fake_cifar_with):
+    return fake_cifar_with(n_per_batch=40, seed=7)
 
 
 def test_smooth_keeps_length_and_constants():

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import make_fake_cifar
 from typer.testing import CliRunner
 
-from handgrad import experiment, search
+from handgrad import search
 from handgrad.cli import app
 from handgrad.config import SearchConfig, from_dict, load_config
 
@@ -26,12 +25,8 @@ TINY = {
 
 
 @pytest.fixture
-def fake_data(tmp_path, monkeypatch):
-    make_fake_cifar(tmp_path / "data", n_per_batch=20, seed=5)
-    monkeypatch.setenv("HANDGRAD_DATA", str(tmp_path / "data"))
-    experiment._cache.clear()
-    yield tmp_path / "data"
-    experiment._cache.clear()
+def fake_data(fake_cifar_with):
+    return fake_cifar_with(n_per_batch=20, seed=5)
 
 
 def _counting(monkeypatch, fail_on: int | None = None) -> list:
