@@ -124,6 +124,37 @@ def test_all_impls_identical(bias, padding, kind):
                     np.testing.assert_allclose(dx, dx0, rtol=1e-10, atol=1e-12, err_msg=impl)
 
 
+@pytest.mark.parametrize("live_fraction", [0.9, -1.0])  # fast path: skip all-zero windows, or never
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("padding", [0, 2])
+def test_fast_skipping_zero_windows_matches_reference(monkeypatch, live_fraction, bias, padding):
+    import handgrad.nn.conv as conv_mod
+
+    monkeypatch.setattr(conv_mod, "_LIVE_MIN_WORK", 0)  # compact even these tiny layers
+    monkeypatch.setattr(conv_mod, "_LIVE_FRACTION", live_fraction)
+    rng = np.random.default_rng(5)
+    N, C, L, k, nf = 7, 6, 10, 3, 4
+    idx = random_onehot_indices(rng, N, L, C)
+    idx[1] = -1  # an empty input
+    idx[2, 4:7] = -1  # a gap inside a name
+    x = onehot(idx, C) * rng.standard_normal((N, L * C))  # dense with all-zero columns (hidden layer)
+    F = rng.standard_normal((C, k, nf))
+    b = rng.standard_normal(nf) if bias else None
+    n_out = L + 2 * padding - k + 1
+    dy = rng.standard_normal((N, n_out * nf))
+    for dense, inp, first in ((x, x, False), (x, x, True), (onehot(idx, C), idx, True)):
+        ref = conv_by_definition(dense, F, padding) + (np.tile(b, n_out) if bias else 0)
+        y0, g0, dx0 = run_layer("mfmx", F, b, dense, dy, padding=padding, first=first)
+        y, g, dx = run_layer("fast", F, b, inp, dy, padding=padding, first=first)
+        np.testing.assert_allclose(y0, ref, atol=1e-12)
+        np.testing.assert_allclose(y, y0, rtol=1e-10, atol=1e-12)
+        assert g.keys() == g0.keys()
+        for key in g0:
+            np.testing.assert_allclose(g[key], g0[key], rtol=1e-10, atol=1e-12, err_msg=key)
+        if not first:
+            np.testing.assert_allclose(dx, dx0, rtol=1e-10, atol=1e-12)
+
+
 def test_dx_matches_mf_transpose_and_filter_grad_matches_definition():
     # independent of the shared MF code: the gradients of sum(dy * conv(x, F))
     rng = np.random.default_rng(3)

@@ -137,7 +137,8 @@ def test_train_run_folder_and_predict(tiny_surnames, tmp_path):
 
     from handgrad.predict import predict_names
 
-    assert predict_names(out, ["ivanov"])[0]["probabilities"] == pytest.approx(res[0]["probabilities"])
+    # float32 scores of a name may differ in the last bits with the rest of its batch (BLAS blocking)
+    assert predict_names(out, ["ivanov"])[0]["probabilities"] == pytest.approx(res[0]["probabilities"], rel=1e-5)
     with pytest.raises(HandgradError, match="alphabet"):
         predict_names(out, ["ivan-ov"])
     assert predict_names(out, ["Ívanöv"], fold=True)[0]["encoded"] == "ivanov"

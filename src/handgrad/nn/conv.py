@@ -115,6 +115,42 @@ def im2col(x: np.ndarray, C: int, k: int) -> np.ndarray:
     return as_strided(x, (n, n_out, k * C), (s0, C * s1, s1), writeable=False).reshape(n * n_out, k * C)
 
 
+def _windows(x: np.ndarray, C: int, k: int) -> np.ndarray:
+    """Read-only strided view (N, L-k+1, k*C) of all k-wide windows of x (N, L*C) (``im2col`` uncopied)."""
+    n, length = x.shape
+    s0, s1 = x.strides
+    return as_strided(x, (n, length // C - k + 1, k * C), (s0, C * s1, s1), writeable=False)
+
+
+#: the fast path compacts to the live windows only when at most this fraction of them is live ...
+_LIVE_FRACTION = 0.9
+#: ... and, for dense input, when a window costs at least this many multiply-adds (k*C*nf): below it the
+#: bookkeeping costs more than the skipped work (measured: n1=n2=10 loses, n1=n2=100 gains ~25%)
+_LIVE_MIN_WORK = 4096
+
+
+def _live_rows(nonzero: np.ndarray, k: int) -> np.ndarray | None:
+    """Window starts (flat j*L + i, L = nonzero.shape[1]) of the windows holding any non-zero input
+    column, or None if (nearly) all windows are live.
+
+    ``nonzero`` (N, L) bool: input column i of example j is not all zero. A window of only zero columns
+    has an exactly zero response and adds nothing to the filter gradient, so the fast path skips it.
+    """
+    n_out = nonzero.shape[1] - k + 1
+    live = nonzero[:, :n_out].copy()
+    for t in range(1, k):
+        live |= nonzero[:, t:t + n_out]
+    rows = np.flatnonzero(live)  # j*n_out + i
+    if len(rows) > _LIVE_FRACTION * live.size:
+        return None
+    return rows
+
+
+def _window_starts(rows: np.ndarray, n_out: int, length: int) -> np.ndarray:
+    """Flat output rows j*n_out + i -> flat input positions j*length + i (the windows' first columns)."""
+    return rows + (rows // n_out) * (length - n_out)
+
+
 def _small_int(n: int) -> type:
     return np.int16 if n < np.iinfo(np.int16).max else np.int32
 
@@ -244,10 +280,24 @@ class Conv1D(Layer):
         n, C, k, nf, n_out = len(xp), self.C, self.k, self.nf, self.n_out
         F = self.params["F"]
         if self.impl == "fast":
-            cols = im2col(xp, C, k)
             VF = filter_rows(F)
-            y = (cols @ VF.T).reshape(n, n_out * nf)
-            self.cache = ("dense", cols, VF)
+            # training only: a matmul's float32 rounding can depend on its row count, so evaluation keeps
+            # the full product and a name's scores do not depend on the rest of its batch
+            rows = None
+            if train and k * C * nf >= _LIVE_MIN_WORK:
+                rows = _live_rows(xp.reshape(n, -1, C).any(axis=2), k)
+            if rows is None:
+                cols = im2col(xp, C, k)
+                y = (cols @ VF.T).reshape(n, n_out * nf)
+            else:
+                # windows of all-zero input (the empty tail of short names after the first layer) give
+                # exact zeros and add nothing to dF: gather only the live windows and multiply those
+                start = _window_starts(rows, n_out, xp.shape[1] // C)
+                cols = xp.reshape(-1, C)[start[:, None] + np.arange(k)].reshape(len(rows), k * C)
+                y = np.zeros((n * n_out, nf), dtype=cols.dtype)
+                y[rows] = cols @ VF.T
+                y = y.reshape(n, n_out * nf)
+            self.cache = ("dense", cols, VF, rows)
         else:
             # the sheet: one MF per forward pass (it depends on F), applied to the whole batch
             MF = make_mf_matrix(F, self.n_len + 2 * self.padding)
@@ -272,12 +322,24 @@ class Conv1D(Layer):
         F = self.params["F"]
         Fz = np.zeros((k, C + 1, nf), dtype=F.dtype)  # Fz[t, c] = F[c, t, :]; Fz[t, C] = 0
         Fz[:, :C] = F.transpose(1, 0, 2)
-        S = np.take(Fz[0], idz[:, :n_out], axis=0)  # (N, n_out, nf)
-        for t in range(1, k):
-            S += np.take(Fz[t], idz[:, t:t + n_out], axis=0)
+        rows = _live_rows(idz != C, k)
+        if rows is None:
+            S = np.take(Fz[0], idz[:, :n_out], axis=0)  # (N, n_out, nf)
+            for t in range(1, k):
+                S += np.take(Fz[t], idz[:, t:t + n_out], axis=0)
+            win = None
+        else:
+            # only windows holding a character: the rest (short names' empty tails) are exact zeros
+            win = idz.ravel()[_window_starts(rows, n_out, idz.shape[1]) + np.arange(k)[:, None]]  # (k, live)
+            Sv = np.take(Fz[0], win[0], axis=0)
+            for t in range(1, k):
+                Sv += np.take(Fz[t], win[t], axis=0)
+            S = np.zeros((n * n_out, nf), dtype=F.dtype)
+            S[rows] = Sv
+            S = S.reshape(n, n_out, nf)
         if self.bias:
             S += self.params["b"]
-        self.cache = ("indices", idz)
+        self.cache = ("indices", idz, rows, win)
         return S.reshape(n, n_out * nf)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
@@ -291,20 +353,22 @@ class Conv1D(Layer):
         if self.impl == "fast" and self.cache[0] == "indices":
             # one-hot windows with a dummy channel C per filter column for empty positions: building them
             # and one matmul measured faster than scatter-adds (np.add.at, bincount) of the rows of G
-            idz = self.cache[1]
+            _, idz, rows, win = self.cache
             width = k * (C + 1)
+            if rows is None:
+                windows, m, Gl = _windows(idz, 1, k), n * n_out, G  # (n, n_out, k)
+            else:  # only the live windows (all-empty ones add nothing to dF)
+                windows, m, Gl = win.T, len(rows), G[rows]
             # flat position of the 1 of window row r, filter column t: r*width + t*(C+1) + idz[n, i+t]
-            windows = as_strided(idz, (n, n_out, k), (idz.strides[0], idz.strides[1], idz.strides[1]),
-                                 writeable=False)
-            flat = windows + (np.arange(n * n_out).reshape(n, n_out, 1) * width + np.arange(k) * (C + 1))
-            cols = self._zeroed_buffer(n * n_out * width, G.dtype)
+            flat = windows + (np.arange(m).reshape(windows.shape[:-1] + (1,)) * width + np.arange(k) * (C + 1))
+            cols = self._zeroed_buffer(m * width, G.dtype)
             cols[flat.ravel()] = 1
-            dV = (G.T @ cols.reshape(n * n_out, width)).reshape(nf, k, C + 1)[:, :, :C]  # drop the dummy
+            dV = (Gl.T @ cols.reshape(m, width)).reshape(nf, k, C + 1)[:, :, :C]  # drop the dummy
             self.grads["F"] = np.ascontiguousarray(dV.transpose(2, 1, 0))
             dx = None
         elif self.impl == "fast":
-            _, cols, VF = self.cache
-            dV = G.T @ cols  # (nf, kC)
+            _, cols, VF, rows = self.cache
+            dV = (G.T if rows is None else G[rows].T) @ cols  # (nf, kC); all-zero windows add nothing
             self.grads["F"] = filters_from_rows(dV, C, k)
             dx = None
             if self.needs_input_grad:
