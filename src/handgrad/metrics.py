@@ -5,10 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean(y == pred))
-
-
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     """(k, k) counts: rows are true classes, columns predicted classes."""
     cm = np.zeros((k, k), dtype=np.int64)
