@@ -47,6 +47,7 @@ def load_data(cfg):
     import os
 
     from handgrad import experiment
+    from handgrad.data.prepared import Prepared
 
     root = os.environ.get("HANDGRAD_DATA")
     if root and (Path(root) / "surnames" / "ascii_names.txt").is_file():
@@ -59,8 +60,8 @@ def load_data(cfg):
     X[np.arange(19) >= lengths[:, None]] = -1
     yv = np.repeat(np.arange(18), 14)
     Xv = rng.integers(2, 28, (len(yv), 19)).astype(np.int32)
-    return experiment.Prepared(X, y, Xv, yv, None, None, tuple(f"class{i}" for i in range(18)),
-                               meta={"dataset": "surnames", "d": 28, "n_len": 19}), False
+    return Prepared(X, y, Xv, yv, None, None, tuple(f"class{i}" for i in range(18)),
+                    meta={"dataset": "surnames", "d": 28, "n_len": 19}), False
 
 
 def onehot_nchw(idx: np.ndarray, d: int) -> np.ndarray:

@@ -16,35 +16,11 @@ import numpy as np
 from handgrad import io, schedules
 from handgrad.augment import ImageAugmenter
 from handgrad.config import Config, TrainConfig
+from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
 from handgrad.models import Model, linear_classifier, mlp
 from handgrad.optim import SGD, Adam, Momentum
 from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
-
-
-@dataclass
-class Prepared:
-    """Training, validation and (optionally) test arrays ready for a model: X (N, d) float, y (N,)."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray | None
-    y_test: np.ndarray | None
-    classes: tuple[str, ...]
-    #: arrays saved beside the model so predictions preprocess like training (e.g. mean/std)
-    state: dict[str, np.ndarray] = field(default_factory=dict)
-    #: JSON-able facts saved with the model (image shape, alphabet, ...)
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def d(self) -> int:
-        return self.X_train.shape[1]
-
-    @property
-    def K(self) -> int:
-        return len(self.classes)
 
 
 _cache: dict[tuple, Prepared] = {}

@@ -445,14 +445,14 @@ def resolve_surnames(source: str = "course") -> SurnameData:
 
 
 def prepare_surnames(dc, dtype=np.float32):
-    """``experiment.Prepared`` for a [data] table with dataset = "surnames".
+    """``Prepared`` data for a [data] table with dataset = "surnames".
 
     Inputs are character indices (N, n_len) int32 (see ``INPUT_FORMAT``); ``meta`` holds what a saved
     model needs to encode new names: the alphabet, n_len (and d), the source and the training class
     counts. ``dc.n_train`` keeps a seeded random subset of the training names (quick runs); the
     validation set is always the whole split. ``dtype`` is unused (integer inputs).
     """
-    from handgrad.experiment import Prepared
+    from handgrad.data.prepared import Prepared
 
     data = resolve_surnames(getattr(dc, "source", "course"))
     enc = data.encoder()
