@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -69,15 +68,9 @@ def main(argv=None) -> int:
     import torch
 
     from handgrad.config import load_config
-    from handgrad.experiment import prepare_data
 
-    threads = common.match_threads(args.threads)
     cfg = load_config(args.config)
-    t0 = time.perf_counter()
-    data = prepare_data(cfg)
-    load_s = time.perf_counter() - t0
-    tensors = tuple(torch.from_numpy(a) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
-    print(f"machine: {common.machine_line()}", flush=True)
+    threads, data, tensors, load_s = common.prepare_shared(cfg, args.threads)
     print(f"config {args.config}: {data.X_train.shape[0]} train / {data.X_val.shape[0]} val, d={data.d}, "
           f"K={data.K}, {cfg.train.n_epochs:g} epochs, dtype {data.X_train.dtype}; data loaded in {load_s:.1f} s "
           f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}",

@@ -144,15 +144,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from handgrad.experiment import prepare_data
-
-    threads = common.match_threads(args.threads)
     cfg = load_cfg(args.config)
-    t0 = time.perf_counter()
-    data = prepare_data(cfg)
-    load_s = time.perf_counter() - t0
-    tensors = tuple(torch.from_numpy(a) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
-    print(f"machine: {common.machine_line()}", flush=True)
+    threads, data, tensors, load_s = common.prepare_shared(cfg, args.threads)
     print(f"config {cfg.name}: {data.X_train.shape[0]} train / {data.X_val.shape[0]} val, d={data.d}, K={data.K}, "
           f"hidden {cfg.model.hidden}, {cfg.train.n_cycles:g} cycles n_s={cfg.train.n_s}, dtype {data.X_train.dtype}; "
           f"data loaded in {load_s:.1f} s (shared, not timed); threads: numpy BLAS {common.numpy_threads()}, "

@@ -170,6 +170,25 @@ def print_summary(title: str, s: dict, target: float | None = None, a: str = "ha
 
 # -- the PyTorch side ------------------------------------------------------------------------
 
+def prepare_shared(cfg, threads: int | None):
+    """Match numpy's and torch's threads, prepare the config's data once (shared by both sides, not
+    timed) and wrap the arrays as torch tensors without copying; prints the machine line.
+
+    Returns (threads, data, tensors, seconds spent loading).
+    """
+    import torch
+
+    from handgrad.experiment import prepare_data
+
+    threads = match_threads(threads)
+    t0 = time.perf_counter()
+    data = prepare_data(cfg)
+    load_s = time.perf_counter() - t0
+    tensors = tuple(torch.from_numpy(a) for a in (data.X_train, data.y_train, data.X_val, data.y_val))
+    print(f"machine: {machine_line()}", flush=True)
+    return threads, data, tensors, load_s
+
+
 def torch_evaluate(model, X, y, lam: float, weights) -> dict[str, float]:
     """cost, loss and accuracy on a whole set, as handgrad's Model.evaluate records them."""
     import torch

@@ -286,7 +286,7 @@ def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
                          f"{pub_cls} {pub_p:.2f}", "same class" if same else "other class", "same class", verdict,
                          "report 000, table 3"))
     return ({"caption": "Predictions for new surnames: most probable language (probability), ours and report 000",
-             "columns": ["name", "ours", "published", f"ours: p(published class)", "verdict"], "rows": rows}, comp)
+             "columns": ["name", "ours", "published", "ours: p(published class)", "verdict"], "rows": rows}, comp)
 
 
 def timing_table(rs: RunState) -> dict | None:
