@@ -30,6 +30,7 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_linear.py
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(BIN)/python benchmarks/bench_conv_variants.py
+	$(BIN)/python benchmarks/bench_convnet_torch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
