@@ -133,10 +133,7 @@ def evaluator_for(cfg: Config):
 
     def evaluate(model, X, y):  # Model.evaluate's numbers plus balanced accuracy, from one forward pass
         s = model.scores(X)
-        loss, _ = model.loss(s, y)
-        pred = s.argmax(axis=1)
-        return {"cost": loss + model.lam * model.l2(), "loss": loss, "accuracy": float(np.mean(pred == y)),
-                "balanced_accuracy": balanced_accuracy(y, pred, model_k(model))}
+        return {**model.evaluate_scores(s, y), "balanced_accuracy": balanced_accuracy(y, s.argmax(axis=1), model_k(model))}
 
     return evaluate
 
@@ -209,8 +206,11 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
     splits = [("train", data.X_train, data.y_train), ("val", data.X_val, data.y_val)]
     if data.X_test is not None:
         splits.append(("test", data.X_test, data.y_test))
+    preds = {}
     for name, X, y in splits:
-        ev = model.evaluate(X, y)
+        s = model.scores(X)
+        preds[name] = s.argmax(axis=1)
+        ev = model.evaluate_scores(s, y)
         m[f"{name}_accuracy"], m[f"{name}_loss"], m[f"{name}_cost"] = ev["accuracy"], ev["loss"], ev["cost"]
     if fitted.history.best_step is not None:
         m["best_step"] = fitted.history.best_step
@@ -221,7 +221,7 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
     if cfg.data.dataset == "surnames":
         from handgrad.metrics import balanced_accuracy, per_class_accuracy
 
-        pred = model.predict(data.X_val)
+        pred = preds["val"]
         m["val_balanced_accuracy"] = balanced_accuracy(data.y_val, pred, data.K)
         m["val_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(data.y_val, pred, data.K).tolist()))
     return m

@@ -88,7 +88,11 @@ class Model:
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
         """cost, loss and accuracy on a whole set (no dropout)."""
-        s = self.scores(X)
+        return self.evaluate_scores(self.scores(X), y)
+
+    def evaluate_scores(self, s: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """cost, loss and accuracy from scores already computed (callers that need more than these
+        from the same forward pass, e.g. per-class accuracy, start here)."""
         loss, _ = self.loss(s, y)
         return {"cost": loss + self.lam * self.l2(), "loss": loss,
                 "accuracy": float(np.mean(s.argmax(axis=1) == y))}

@@ -47,8 +47,3 @@ class Standardizer:
         """Arrays to save beside a model so predictions use the training statistics."""
         return {"mean": self.mean_, "std": self.std_, "scale": np.array(self.scale)}
 
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> "Standardizer":
-        obj = cls(scale=float(state["scale"]))
-        obj.mean_, obj.std_ = np.asarray(state["mean"]), np.asarray(state["std"])
-        return obj

@@ -471,9 +471,6 @@ class Conv1D(Layer):
             buf.fill(0)
         return buf
 
-    def clear_cache(self) -> None:
-        self._mx_cache.clear()
-
     def astype(self, dtype) -> "Conv1D":
         super().astype(dtype)
         self._mx_cache.clear()  # cached values are in the old dtype
