@@ -9,7 +9,7 @@ OUT    ?= reports
 $(BIN)/handgrad: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve]'
 	touch $@
 
 ## run: reproduce every published experiment and write the reports to $(OUT)/
@@ -26,7 +26,7 @@ test: $(BIN)/handgrad
 
 ## bench: handgrad against PyTorch on the CPU (installs the pinned torch extra)
 bench: $(BIN)/handgrad
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve,bench]'
 	$(BIN)/python benchmarks/bench_linear.py
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(BIN)/python benchmarks/bench_conv_variants.py
