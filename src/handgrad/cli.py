@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: train, gradcheck, search, lrfind, predict, reproduce, report.
+"""The ``handgrad`` command: train, gradcheck, search, lrfind, predict, serve, reproduce, report.
 
 Errors the user can cause are printed as one clear message (no traceback), exit status 2.
 """
@@ -181,6 +181,21 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a traine
         typer.echo(json.dumps(results, indent=2))
     else:
         typer.echo(predict_mod.format_table(results))
+
+
+@app.command()
+@friendly
+def serve(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames ConvNet or a CIFAR-10 classifier")],
+          host: Annotated[str, typer.Option(help="address to bind (the default serves this machine only)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = 8000) -> None:
+    """A web page (and JSON API) to try a trained model: type a surname, or drop an image."""
+    try:
+        from handgrad.serve.app import serve as serve_app
+    except ImportError as e:
+        raise HandgradError(f"handgrad serve needs the serve extra ({e.name} is missing): "
+                            "pip install 'handgrad[serve]'") from None
+    typer.echo(f"serving {run_dir} on http://{host}:{port}/ (Ctrl-C stops)")
+    serve_app(run_dir, host=host, port=port)
 
 
 @app.command()

@@ -1,0 +1,110 @@
+"""``handgrad serve RUN_DIR``: a page and a JSON API to try a trained model (FastAPI + uvicorn).
+
+Routes: ``/`` the page (a surname box with a bar chart, or an image drop zone with the ten class
+probabilities and the class templates), ``/api/info`` what the model is, ``GET
+/api/predict?name=...`` and ``POST /api/predict {"names": [...]}`` for surname models,
+``POST /api/classify`` (multipart field ``image``) for CIFAR-10 models, ``/templates.png``.
+Every refusal is a 4xx with ``{"error": message, ...}``; the page shows the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from handgrad.serve import model as served
+from handgrad.serve.model import InputError
+
+HERE = Path(__file__).parent
+#: a request body above this is refused before it is read (an image, with room for the form)
+MAX_BODY_BYTES = served.MAX_IMAGE_BYTES + 64 * 1024
+
+
+class Names(BaseModel):
+    names: list
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def create_app(run_dir: Path | str) -> FastAPI:
+    """The app for one run folder (read once, here: a bad folder fails before the server starts)."""
+    sm = served.load(run_dir)
+    app = FastAPI(title=f"handgrad: {sm.info['name']}", docs_url="/api/docs", redoc_url=None)
+    app.state.model = sm
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None:
+            if not size.isdigit():
+                return _error(400, f"bad Content-Length header {size!r}")
+            if int(size) > MAX_BODY_BYTES:
+                return _error(413, f"the request is {int(size) / 2**20:.1f} MB; at most "
+                                   f"{served.MAX_IMAGE_BYTES // 2**20} MB of image are accepted")
+        return await call_next(request)
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        return _error(exc.status, str(exc), **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
+            parts.append(f"{loc}: {err.get('msg')}")
+        return _error(422, "; ".join(parts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return env.get_template("page.html.j2").render(info=sm.info, kind=sm.kind)
+
+    @app.get("/api/info")
+    def info() -> dict:
+        return sm.info
+
+    @app.get("/api/predict")
+    def predict_one(name: str = "") -> dict:
+        return served.predict_names(sm, [name])[0]
+
+    @app.post("/api/predict")
+    def predict_many(body: Names) -> dict:
+        return {"results": served.predict_names(sm, body.names)}
+
+    @app.post("/api/classify")
+    async def classify(image: UploadFile = File(...)) -> dict:
+        data = await image.read(served.MAX_IMAGE_BYTES + 1)
+        if len(data) > served.MAX_IMAGE_BYTES:  # a chunked upload without Content-Length
+            raise InputError(f"the image is larger than {served.MAX_IMAGE_BYTES // 2**20} MB", 413)
+        return served.classify(sm, data)
+
+    @app.get("/templates.png")
+    def templates():
+        if sm.templates_png is None:
+            raise InputError("this model has no class templates (only a linear CIFAR-10 classifier has)", 404)
+        return FileResponse(sm.templates_png, media_type="image/png")
+
+    return app
+
+
+def serve(run_dir: Path | str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(run_dir)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,191 @@
+"""What ``handgrad serve`` knows about a run folder, and how it turns user input into predictions.
+
+The run folder is read with the package's own readers (``predict.load_predictor`` and
+``predict_names`` for surname ConvNets, ``io.load_model`` and ``io.read_json`` for the rest), so
+predictions here are exactly those of ``handgrad predict``. User mistakes raise :class:`InputError`
+with an HTTP status and a message meant for a person; the app turns it into a JSON 4xx.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from handgrad import io
+from handgrad.errors import HandgradError
+
+#: the longest name accepted (the model reads only its first n_len characters; this bounds work)
+MAX_NAME_CHARS = 100
+#: names in one POST
+MAX_NAMES = 1000
+#: bytes of an uploaded image, and its pixels once decoded (a small PNG can hold a huge image)
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class InputError(HandgradError):
+    """Bad input from the page or the API: HTTP ``status`` and a message (plus extra JSON fields)."""
+
+    def __init__(self, message: str, status: int = 400, **extra) -> None:
+        super().__init__(message)
+        self.status, self.extra = status, extra
+
+
+@dataclass
+class ServedModel:
+    run_dir: Path
+    kind: str  # 'surnames' or 'cifar10'
+    info: dict
+    classes: list[str]
+    model: object = None
+    extra: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    templates_png: Path | None = None
+
+
+def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
+    """The page's 'what is this model': config, accuracies from metrics.json, training date."""
+    cfg = io.read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
+    metrics = io.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+    trained = datetime.fromtimestamp((run_dir / "model.npz").stat().st_mtime, timezone.utc)
+    layers = [lc.get("type", "?") for lc in model_cfg.get("layers", [])]
+    accuracies = {k: metrics[k] for k in ("train_accuracy", "val_accuracy", "val_balanced_accuracy",
+                                          "test_accuracy") if isinstance(metrics.get(k), (int, float))}
+    return {"run_dir": str(run_dir), "name": cfg.get("name") or metrics.get("name") or run_dir.name,
+            "description": cfg.get("description", ""), "dataset": meta.get("dataset"),
+            "kind": (cfg.get("model") or {}).get("kind"), "loss": model_cfg.get("loss"),
+            "lambda": model_cfg.get("lam"), "layers": layers, "config": cfg, "accuracies": accuracies,
+            "n_updates": metrics.get("n_updates"), "seconds": metrics.get("seconds"),
+            "trained": trained.strftime("%Y-%m-%d %H:%M UTC"), "classes": list(meta.get("classes", []))}
+
+
+def load(run_dir: Path | str) -> ServedModel:
+    """Read a run folder once at start-up; a clear HandgradError when it can't be served."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise HandgradError(f"run folder {run_dir} does not exist")
+    model, extra, meta = io.load_model(run_dir)
+    model_cfg = io.read_json(run_dir / "model.json").get("model", {})
+    dataset = meta.get("dataset")
+    if dataset == "surnames":
+        from handgrad.predict import load_predictor
+
+        model, enc, classes = load_predictor(run_dir)  # the checks handgrad predict makes
+        sm = ServedModel(run_dir, "surnames", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
+        sm.info.update(alphabet=enc.alphabet, n_len=enc.n_len, max_name_chars=MAX_NAME_CHARS)
+        return sm
+    if dataset == "cifar10":
+        for k in ("mean", "std", "scale"):
+            if k not in extra:
+                raise HandgradError(f"{run_dir}/model.npz has no standardisation array {k!r}")
+        classes = list(meta.get("classes") or [])
+        if len(classes) != model.layers[-1].params["W"].shape[0]:
+            raise HandgradError(f"{run_dir}/model.json lists {len(classes)} classes for a model with "
+                                f"{model.layers[-1].params['W'].shape[0]} outputs")
+        sm = ServedModel(run_dir, "cifar10", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
+        sm.info.update(image_shape=meta.get("image_shape", [3, 32, 32]), max_image_bytes=MAX_IMAGE_BYTES)
+        if len(model.layers) == 1:  # a linear classifier: its rows are the class templates
+            from handgrad import plots
+
+            tmp = Path(tempfile.mkdtemp(prefix="handgrad-serve-"))
+            sm.templates_png = plots.class_templates(model.layers[0].params["W"], classes, tmp / "templates.png",
+                                                     tuple(sm.info["image_shape"]))
+        sm.info["has_templates"] = sm.templates_png is not None
+        return sm
+    raise HandgradError(f"{run_dir} holds a model trained on {dataset!r}; handgrad serve takes a surnames "
+                        "ConvNet or a CIFAR-10 classifier")
+
+
+# -- surnames ----------------------------------------------------------------------------------
+def predict_names(sm: ServedModel, names: list) -> list[dict]:
+    """handgrad predict's result for each name; InputError naming the name for anything it refuses."""
+    from handgrad.predict import fold_accents, predict_names as _predict
+
+    if sm.kind != "surnames":
+        raise InputError(f"this server holds a {sm.kind} model: send images to /api/classify", 404)
+    if not names:
+        raise InputError("give at least one name")
+    if len(names) > MAX_NAMES:
+        raise InputError(f"{len(names)} names in one request; at most {MAX_NAMES} are accepted", 413)
+    for i, name in enumerate(names):
+        where = "" if len(names) == 1 else f" (name {i + 1} of {len(names)})"
+        if not isinstance(name, str):
+            raise InputError(f"names must be strings, got {type(name).__name__} {name!r}{where}", 422)
+        if not name.strip():
+            raise InputError(f"empty name{where}: type a surname", 400, name=name)
+        if len(name) > MAX_NAME_CHARS:
+            raise InputError(f"the name is {len(name):,} characters long{where}; at most {MAX_NAME_CHARS} "
+                             f"are accepted (the model reads only the first {sm.info['n_len']})", 422)
+        alphabet = sm.info["alphabet"]
+        bad = sorted({ch for ch in name.strip().lower() if ch not in alphabet})
+        if bad:
+            folded = fold_accents(name.strip()).lower()
+            ok = folded if all(ch in alphabet for ch in folded) else None
+            chars = ", ".join(repr(c) for c in bad)
+            msg = (f"{name.strip()!r} has {'characters' if len(bad) > 1 else 'the character'} {chars} outside "
+                   f"the model's alphabet ({alphabet!r}){where}")
+            if ok:
+                msg += f"; its folded form is {ok!r}"
+            raise InputError(msg, 400, name=name, bad_characters=bad, suggestion=ok)
+    try:
+        return _predict(sm.run_dir, names)
+    except HandgradError as e:  # anything predict itself refuses is still the user's input
+        raise InputError(str(e)) from None
+
+
+# -- images ------------------------------------------------------------------------------------
+def image_to_row(data: bytes, shape=(3, 32, 32)) -> tuple[np.ndarray, bytes]:
+    """Decode an uploaded image, resize it to the data's size and return (uint8 row (d,) in the data's
+    channel-first order, the resized image as PNG bytes). CIFAR-10's images are whole photographs
+    scaled down to 32x32, so the whole image is resized (no crop), with Pillow's antialiasing filter."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InputError("the uploaded file is empty", 400)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InputError(f"the image is {len(data) / 2**20:.1f} MB; at most {MAX_IMAGE_BYTES // 2**20} MB "
+                         "are accepted", 413)
+    try:
+        with Image.open(_io.BytesIO(data)) as im:
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise InputError(f"the image is {w}x{h} pixels; at most {MAX_IMAGE_PIXELS:,} pixels are "
+                                 "accepted", 413)
+            c, H, W = shape
+            small = im.convert("RGB").resize((W, H), Image.Resampling.LANCZOS)
+    except UnidentifiedImageError:
+        raise InputError("the file is not an image that Pillow can read (PNG, JPEG, GIF, BMP, WebP, ...)",
+                         415) from None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"the image could not be decoded: {e}", 422) from None
+    png = _io.BytesIO()
+    small.save(png, format="PNG")
+    row = np.asarray(small, dtype=np.uint8).transpose(2, 0, 1).reshape(-1)  # (H, W, 3) -> 3 x H*W
+    return row, png.getvalue()
+
+
+def classify(sm: ServedModel, data: bytes) -> dict:
+    """Class probabilities (scores for an SVM-loss model) of one uploaded image."""
+    import base64
+
+    from handgrad.preprocessing import Standardizer
+
+    if sm.kind != "cifar10":
+        raise InputError(f"this server holds a {sm.kind} model: send names to /api/predict", 404)
+    row, png = image_to_row(data, tuple(sm.info["image_shape"]))
+    std = Standardizer(scale=float(sm.extra["scale"]))
+    std.mean_, std.std_ = sm.extra["mean"], sm.extra["std"]  # the training split's statistics
+    X = std.transform(row[None, :], sm.model.dtype)
+    scores = sm.model.scores(X)
+    probs = sm.model.predict_proba(X)
+    values = (probs if probs is not None else scores)[0].astype(np.float64)
+    top = int(scores[0].argmax())
+    return {"what": "probabilities" if probs is not None else "scores",
+            "probabilities" if probs is not None else "scores": dict(zip(sm.classes, values.tolist())),
+            "predicted": sm.classes[top], "value": float(values[top]),
+            "input_png": "data:image/png;base64," + base64.b64encode(png).decode()}
