@@ -31,6 +31,7 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(BIN)/python benchmarks/bench_conv_variants.py
 	$(BIN)/python benchmarks/bench_convnet_torch.py
+	$(BIN)/python benchmarks/bench_sklearn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

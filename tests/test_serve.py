@@ -7,9 +7,6 @@ import io
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,7 @@ from handgrad import experiment  # noqa: E402
 from handgrad.cli import app as cli_app  # noqa: E402
 from handgrad.config import from_dict  # noqa: E402
 from handgrad.predict import predict_names  # noqa: E402
-from handgrad.serve.app import create_app  # noqa: E402
+from handgrad.serve.app import BackgroundServer, create_app  # noqa: E402
 
 LANGUAGES = ["Italian", "Japanese", "German"]
 #: toy languages the tiny ConvNet learns in a few hundred updates: a suffix each
@@ -148,6 +145,7 @@ def test_page_shows_what_the_model_is(names_api, runs):
     info = names_api.get("/api/info").json()
     assert info["classes"] == LANGUAGES and info["kind"] == "convnet" and info["n_len"] >= 8
     assert names_api.post("/api/classify", files={"image": ("a.png", png_bytes())}).status_code == 404
+    assert 'value="&lt;b&gt;Rossini"' in names_api.get("/", params={"name": "<b>Rossini"}).text  # escaped
 
 
 # -- images API ----------------------------------------------------------------------------------
@@ -215,30 +213,6 @@ def _find(*names: str) -> str | None:
     return None
 
 
-class LocalServer:
-    """uvicorn serving an app on a free loopback port, in a thread (stopped by ``close``)."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     chromium, driver_path = _find("chromium", "chromium-browser"), _find("chromedriver")
@@ -268,7 +242,7 @@ def _wait(drv, cond, timeout: float = 15.0):
 def test_browser_type_a_name_and_see_the_language(runs, browser):
     from selenium.webdriver.common.by import By
 
-    srv = LocalServer(create_app(runs["surnames"]))
+    srv = BackgroundServer(create_app(runs["surnames"]))
     try:
         browser.get(srv.url + "/")
         box = browser.find_element(By.ID, "name")
@@ -305,7 +279,7 @@ def test_browser_choose_an_image_and_see_the_classes(runs, browser, tmp_path):
     img, txt = tmp_path / "photo.png", tmp_path / "notes.txt"
     img.write_bytes(png_bytes(120, 90))
     txt.write_text("not an image")
-    srv = LocalServer(create_app(runs["linear"]))
+    srv = BackgroundServer(create_app(runs["linear"]))
     try:
         browser.get(srv.url + "/")
         browser.find_element(By.ID, "image").send_keys(str(img))

@@ -15,7 +15,7 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,7 +40,7 @@ def create_app(run_dir: Path | str) -> FastAPI:
     sm = served.load(run_dir)
     app = FastAPI(title=f"handgrad: {sm.info['name']}", docs_url="/api/docs", redoc_url=None)
     app.state.model = sm
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
@@ -71,8 +71,9 @@ def create_app(run_dir: Path | str) -> FastAPI:
         return _error(exc.status_code, str(exc.detail))
 
     @app.get("/", response_class=HTMLResponse)
-    def page() -> str:
-        return env.get_template("page.html.j2").render(info=sm.info, kind=sm.kind)
+    def page(name: str = "") -> str:  # /?name=... opens the page with that name typed (a link to share)
+        return env.get_template("page.html.j2").render(info=sm.info, kind=sm.kind,
+                                                       prefill=name[:2 * served.MAX_NAME_CHARS])
 
     @app.get("/api/info")
     def info() -> dict:
@@ -100,6 +101,36 @@ def create_app(run_dir: Path | str) -> FastAPI:
         return FileResponse(sm.templates_png, media_type="image/png")
 
     return app
+
+
+class BackgroundServer:
+    """uvicorn serving ``app`` on a free loopback port in a daemon thread (tests, screenshots);
+    ``url`` is its address, ``close()`` stops it."""
+
+    def __init__(self, app: FastAPI, timeout: float = 20.0) -> None:
+        import socket
+        import threading
+        import time
+
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                self.close()
+                raise RuntimeError("the background server did not start")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
 
 
 def serve(run_dir: Path | str, host: str = "127.0.0.1", port: int = 8000) -> None:
