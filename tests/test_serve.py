@@ -199,6 +199,37 @@ def test_mlp_has_no_templates_and_cli_errors(runs, tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output and "Traceback" not in res.output
 
 
+def test_cli_serves_on_loopback_until_stopped(runs):
+    """``handgrad serve RUN --port P`` as a user runs it: a real process answering on 127.0.0.1."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-c", "from handgrad.cli import app; app()", "serve", str(runs["surnames"]),
+           "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, info = time.monotonic() + 30, None
+        while info is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/info", timeout=2) as r:
+                    info = json.loads(r.read())
+            except OSError:
+                time.sleep(0.2)
+        assert info is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert info["name"] == "tiny-surnames"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in out
+
+
 # -- the page in a real browser ------------------------------------------------------------------
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
