@@ -324,6 +324,12 @@ def test_browser_choose_an_image_and_see_the_classes(runs, browser, tmp_path):
 
         browser.find_element(By.ID, "image").send_keys(str(txt))
         err = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
-        assert "not an image" in err.text
+        assert "not an image" in err.text and not browser.find_element(By.ID, "seen").is_displayed()
+
+        big = tmp_path / "huge.png"  # 50 MB (sparse on disk): refused with a message, not sent
+        with open(big, "wb") as f:
+            f.truncate(50 * 2**20)
+        browser.find_element(By.ID, "image").send_keys(str(big))
+        _wait(browser, lambda d: "50.0 MB" in d.find_element(By.ID, "error").text)
     finally:
         srv.close()

@@ -76,6 +76,12 @@ async function ask() {
 // -- images ------------------------------------------------------------------------------------
 async function classify(file) {
   if (!file) return;
+  const max = Number(document.body.dataset.maxImageBytes);
+  if (max && file.size > max) {  // say so before sending it (the server refuses it too)
+    $("top").textContent = ""; $("bars").textContent = ""; $("seen").hidden = true;
+    showError(`the image is ${(file.size / 1048576).toFixed(1)} MB; at most ${Math.floor(max / 1048576)} MB are accepted`);
+    return;
+  }
   const form = new FormData();
   form.append("image", file);
   $("top").textContent = "…";
