@@ -37,6 +37,13 @@ from handgrad.train import Trainer, steps_per_epoch
 __all__ = ["LinearClassifier", "MLPClassifier"]
 
 
+#: config keys -> the estimators' parameter names, for error messages
+_PARAM_OF_KEY = {"train.lambda": "lam", "train.rho": "momentum", "train.schedule": "learning_rate",
+                 "train.n_epochs": "max_iter", **{f"train.{k}": k for k in (
+                     "n_batch", "eta", "eta_min", "eta_max", "n_s", "n_updates", "n_cycles", "optimizer")},
+                 **{f"model.{k}": k for k in ("loss", "init", "hidden", "dropout")}}
+
+
 class _Shifted:
     """A schedule continued from update ``offset`` (warm starts and partial_fit resume the cycle)."""
 
@@ -90,8 +97,11 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
         raw = {"name": type(self).__name__, "model": {"kind": self._kind, **self._model_table()}, "train": train}
         try:
             return from_dict(raw, f"{type(self).__name__} hyper-parameters")
-        except HandgradError as e:  # sklearn users expect ValueError for a bad hyper-parameter
-            raise ValueError(str(e).replace("train.lambda", "lam").replace("train.rho", "momentum")) from None
+        except HandgradError as e:  # sklearn users expect ValueError, naming their parameter
+            msg = str(e)
+            for key, param in _PARAM_OF_KEY.items():
+                msg = msg.replace(f"  {key}:", f"  {param}:")
+            raise ValueError(msg) from None
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X, y):
@@ -194,11 +204,8 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
         s = self._scores(X)
         return self.classes_[s.argmax(axis=1)]
 
-    def _has_proba(self) -> bool:
-        return self._loss_name() != "svm"
-
-    def _loss_name(self) -> str:
-        return "cross_entropy"
+    def _has_proba(self) -> bool:  # the hinge loss's scores have no probabilistic reading
+        return self.loss != "svm"
 
     @available_if(_has_proba)
     def predict_proba(self, X) -> np.ndarray:
@@ -213,11 +220,6 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
     @available_if(_has_proba)
     def predict_log_proba(self, X) -> np.ndarray:
         return np.log(self.predict_proba(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 class LinearClassifier(_HandgradClassifier):
@@ -262,9 +264,6 @@ class LinearClassifier(_HandgradClassifier):
         self.init = init
         self.random_state = random_state
         self.warm_start = warm_start
-
-    def _loss_name(self) -> str:
-        return self.loss
 
     def _model_table(self) -> dict:
         return {"loss": self.loss, "init": self.init}
@@ -311,9 +310,6 @@ class MLPClassifier(_HandgradClassifier):
         self.shuffle = shuffle
         self.random_state = random_state
         self.warm_start = warm_start
-
-    def _loss_name(self) -> str:
-        return self.loss
 
     def _model_table(self) -> dict:
         hidden = [self.hidden] if isinstance(self.hidden, (int, np.integer)) else self.hidden
