@@ -98,7 +98,7 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
         try:
             return from_dict(raw, f"{type(self).__name__} hyper-parameters")
         except HandgradError as e:  # sklearn users expect ValueError, naming their parameter
-            msg = str(e)
+            msg = str(e).replace("invalid config ", "invalid ", 1)
             for key, param in _PARAM_OF_KEY.items():
                 msg = msg.replace(f"  {key}:", f"  {param}:")
             raise ValueError(msg) from None
