@@ -121,3 +121,39 @@ def make_fake_cifar_tar(path, n_per_batch: int = 20, seed: int = 0) -> Path:
             info.size = len(files[name])
             tar.addfile(info, io.BytesIO(files[name]))
     return path
+
+
+SURNAME_CLASSES = ("Russian", "Spanish", "Irish", "Korean")
+SURNAME_PER_CLASS = (90, 40, 30, 20)  # imbalanced, as the course's data
+SURNAME_N_VAL = 5
+
+
+def fake_surnames(rng: np.random.Generator) -> list[tuple[str, int]]:
+    """Learnable toy languages: a suffix, a suffix, a prefix and a repeated letter pair."""
+    letters = list("abdeilmnorstu")
+
+    def stem(n):
+        return "".join(rng.choice(letters, n))
+
+    makers = [lambda: stem(rng.integers(3, 7)) + "ov", lambda: stem(rng.integers(3, 7)) + "ez",
+              lambda: "mc" + stem(rng.integers(3, 7)), lambda: stem(2) + "kk" + stem(2)]
+    out = []
+    for y, (make, n) in enumerate(zip(makers, SURNAME_PER_CLASS)):
+        out += [(make(), y) for _ in range(n)]
+    out.append(("o'brien mc" + "a" * 8, 2))  # the longest name: n_len 18, an apostrophe and a space
+    return out
+
+
+def make_fake_surnames(root, seed: int = 0) -> Path:
+    """Write ``root/surnames`` in the course format (4 classes, 5 validation names each); return it."""
+    rng = np.random.default_rng(seed)
+    rows = fake_surnames(rng)
+    folder = Path(root) / "surnames"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ascii_names.txt").write_text("".join(f"{n.title()} {y + 1}\n" for n, y in rows))
+    (folder / "category_labels.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(SURNAME_CLASSES, 1)))
+    labels = np.array([y for _, y in rows])
+    val = np.concatenate([rng.choice(np.flatnonzero(labels == y), SURNAME_N_VAL, replace=False)
+                          for y in range(len(SURNAME_CLASSES))])
+    (folder / "Validation_Inds.txt").write_text(" ".join(str(i + 1) for i in val) + "\n")
+    return folder

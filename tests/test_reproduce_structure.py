@@ -1,0 +1,71 @@
+"""``handgrad reproduce all --quick`` on the tests' fake data gives the sections, published numbers,
+tolerances, verdicts and tables it gave before the families were split out of one module.
+
+``data/reproduce_quick_structure.json`` was written by this test (HANDGRAD_WRITE_STRUCTURE=1) on the
+code before the split. It keeps what is deterministic: headings, comparison rows without our numbers
+(which depend on the BLAS's rounding), the first cell of every other table row, captions, figures,
+the experiments not available, and the summary counts; never timings or paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fakes import make_fake_cifar, make_fake_surnames
+from handgrad.cli import app
+
+GOLDEN = Path(__file__).parent / "data" / "reproduce_quick_structure.json"
+COMPARISON_HEADER = "| experiment | quantity | ours | published | difference | tolerance | verdict | source | note |"
+
+
+def structure(md: str) -> list:
+    """The deterministic lines of a report.md, from the summary up to the manifest."""
+    body = md[md.index("## Summary"):md.index("## Manifest")]
+    out, in_comparison = [], False
+    for line in body.splitlines():
+        if not line.strip() or set(line) <= set("|-"):
+            continue
+        if line == COMPARISON_HEADER:
+            in_comparison = True
+            out.append(line)
+            continue
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            if in_comparison:  # drop ours (2) and the difference (4)
+                out.append(["cmp", *cells[:2], cells[3], *cells[5:]])
+            else:
+                out.append(["row", cells[0], len(cells)])
+            continue
+        in_comparison = False
+        if line.startswith("Training time per implementation"):  # the measured updates vary
+            line = re.sub(r"\(\d+ updates", "(N updates", line)
+        if line.startswith("- ") and ": " in line and line.split(": ")[0][2:] in (
+                "quick run, not comparable", "check passed", "for reference", "not available", "check failed",
+                "reproduced", "not reproduced"):
+            out.append(line)  # summary counts
+            continue
+        out.append(line)
+    return out
+
+
+def test_reproduce_all_quick_keeps_its_structure(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    make_fake_cifar(data, n_per_batch=60)
+    make_fake_surnames(data)
+    monkeypatch.setenv("HANDGRAD_DATA", str(data))
+    out = tmp_path / "reports"
+    r = CliRunner().invoke(app, ["reproduce", "all", "--quick", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    got = {fam: structure((out / fam / "report.md").read_text()) for fam in ("linear", "mlp", "convnet")}
+    got = json.loads(json.dumps(got))  # tuples as lists, as in the file
+    if os.environ.get("HANDGRAD_WRITE_STRUCTURE"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for fam in want:
+        assert got[fam] == want[fam], fam
