@@ -32,7 +32,7 @@ def _modules() -> dict[str, Path]:
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The package's modules ``name`` imports, anywhere in it (function bodies too), with the packages
-    every import runs first."""
+    every import runs first (except ``name``'s own parents: they are always initialised before it)."""
     pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -44,11 +44,13 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             if node.level:
                 base = ".".join(pkg.split(".")[:len(pkg.split(".")) - node.level + 1] + ([base] if base else []))
             targets = [base] + [f"{base}.{a.name}" for a in node.names]
+        parents = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
         for t in targets:
             parts = t.split(".")
             for i in range(1, len(parts) + 1):  # importing a.b.c runs a and a.b first
-                if ".".join(parts[:i]) in modules:
-                    found.add(".".join(parts[:i]))
+                prefix = ".".join(parts[:i])
+                if prefix in modules and (prefix == t or prefix not in parents):
+                    found.add(prefix)
     found.discard(name)
     return found
 
@@ -56,8 +58,6 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
 def test_no_import_cycle():
     modules = _modules()
     graph = {m: _imports(m, p, modules) for m, p in modules.items()}
-    # the package's __init__ is run before any of its modules; an edge back to it is not a cycle
-    # unless it imports something itself
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -66,9 +66,7 @@ def test_no_import_cycle():
         stack.append(m)
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                cycle = stack[stack.index(n):] + [n]
-                if not (n == "handgrad" and not graph["handgrad"] - {"handgrad.errors"}):
-                    raise AssertionError("import cycle: " + " -> ".join(cycle))
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
             elif n not in state:
                 visit(n)
         stack.pop()
@@ -80,11 +78,15 @@ def test_no_import_cycle():
     assert "handgrad.reproduce" in graph["handgrad.cli"] and "handgrad.reproduce" not in graph["handgrad.report"]
 
 
+#: modules already over the limit before the families were split out (not touched by that change)
+LONG = {"handgrad.nn.conv", "handgrad.data.surnames"}
+
+
 def test_every_module_imports_and_is_short():
     for name, path in _modules().items():
         importlib.import_module(name)
         n = len(path.read_text(encoding="utf-8").splitlines())
-        assert n <= 420, f"{path} has {n} lines"
+        assert name in LONG or n <= 400, f"{path} has {n} lines"
 
 
 def test_registry_finds_the_family_modules():
@@ -139,16 +141,16 @@ def test_a_toy_family_plugs_in(toy_family, fake_cifar, tmp_path):
     configs = tmp_path / "configs"
     (configs / "toy").mkdir(parents=True)
     (configs / "toy" / "tiny.toml").write_text(TOY_CONFIG)
-    out = tmp_path / "reports"
     assert "toy" in families.names()
     for quick, verdict in ((True, QUICK), (False, REPRODUCED)):
+        out = tmp_path / ("quick" if quick else "full")
         r = runner.invoke(app, ["reproduce", "toy", *(["--quick"] if quick else []), "--out", str(out),
                                 "--configs", str(configs)])
         assert r.exit_code == 0, r.output
         md = (out / "toy" / "report.md").read_text()
         assert "# handgrad reproduction: A toy family" in md
         assert "## The toy section" in md and "Source: this test. One tiny linear classifier." in md
-        assert f"| toy-run | toy test accuracy (%) |" in md and f"**{verdict}**" in md
+        assert "| toy-run | toy test accuracy (%) |" in md and f"**{verdict}**" in md
         assert "Toy table: updates made" in md and "| toy-run | 6 |" in md  # 2 epochs of 60 images, batch 20
         assert "](figures/toy-run--learning_curves.png)" in md
         assert "handgrad train " in md and (out / "toy" / "runs" / "toy-run" / "metrics.json").is_file()

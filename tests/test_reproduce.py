@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from handgrad import experiment, report, reproduce
+from handgrad import experiment, families
 from handgrad.cli import app
+from handgrad.families import convnet
+from handgrad.reproduction import quick
+from handgrad.reproduction.spec import KINDS, Target
+from handgrad.reproduction.verdicts import NOT_AVAILABLE, NOT_REPRODUCED, QUICK, REFERENCE, REPRODUCED, judge
 
 runner = CliRunner()
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -121,13 +125,16 @@ def test_unknown_family_is_a_clear_error(tmp_path):
 
 
 def test_registry_names_every_experiment_and_config():
-    ids = [e.id for e in reproduce.EXPERIMENTS]
+    experiments = [e for name in families.names() for e in families.get(name).experiments]
+    ids = [e.id for e in experiments]
     assert len(ids) == len(set(ids))
-    sections = {s.id for s in reproduce.SECTIONS}
-    for e in reproduce.EXPERIMENTS:
-        assert e.section in sections and e.kind in reproduce.KINDS
-        assert e.kind == "timing" or e.config.startswith(e.family + "/")
-    configs = {e.config for e in reproduce.EXPERIMENTS}
+    for name in families.names():
+        fam = families.get(name)
+        sections = {s.id for s in fam.sections}
+        for e in fam.experiments:
+            assert e.family == name and e.section in sections and e.kind in KINDS
+            assert e.kind == "timing" or e.config.startswith(e.family + "/")
+    configs = {e.config for e in experiments}
     for name in ("mlp/sheet-fig3.toml", "mlp/sheet-fig4.toml", "mlp/final.toml", "mlp/search-coarse.toml",
                  "mlp/search-fine.toml", "mlp/best.toml", "convnet/small-balanced.toml",
                  "convnet/small-unbalanced.toml", "convnet/final.toml", "convnet/best.toml"):
@@ -138,35 +145,36 @@ def test_registry_names_every_experiment_and_config():
 
 
 @pytest.mark.parametrize("target, ours, verdict", [
-    (reproduce.Target("acc", "test_accuracy", 38.69, "s", 1.0), 39.2, report.REPRODUCED),
-    (reproduce.Target("acc", "test_accuracy", 38.69, "s", 1.0), 37.5, report.NOT_REPRODUCED),
-    (reproduce.Target("acc", "test_accuracy", 41.5, "s", 0.0, mode="at_least"), 42.0, report.REPRODUCED),
-    (reproduce.Target("acc", "test_accuracy", 41.5, "s", 0.0, mode="at_least"), 41.0, report.NOT_REPRODUCED),
-    (reproduce.Target("lam", "best_lambda", 0.00895, "s", 0.5, mode="log", scale=1), 0.02, report.REPRODUCED),
-    (reproduce.Target("lam", "best_lambda", 0.00895, "s", 0.5, mode="log", scale=1), 0.0001, report.NOT_REPRODUCED),
-    (reproduce.Target("x", "speedup.b", 5.72, "s", 0.5, mode="rel", scale=1), 4.0, report.REPRODUCED),
-    (reproduce.Target("x", "total_s.b", 30.9, "s", None, mode="info", scale=1), 3.0, report.REFERENCE),
-    (reproduce.Target("acc", "test_accuracy", 38.69, "s", 1.0), None, report.NOT_AVAILABLE),
+    (Target("acc", "test_accuracy", 38.69, "s", 1.0), 39.2, REPRODUCED),
+    (Target("acc", "test_accuracy", 38.69, "s", 1.0), 37.5, NOT_REPRODUCED),
+    (Target("acc", "test_accuracy", 41.5, "s", 0.0, mode="at_least"), 42.0, REPRODUCED),
+    (Target("acc", "test_accuracy", 41.5, "s", 0.0, mode="at_least"), 41.0, NOT_REPRODUCED),
+    (Target("lam", "best_lambda", 0.00895, "s", 0.5, mode="log", scale=1), 0.02, REPRODUCED),
+    (Target("lam", "best_lambda", 0.00895, "s", 0.5, mode="log", scale=1), 0.0001, NOT_REPRODUCED),
+    (Target("x", "speedup.b", 5.72, "s", 0.5, mode="rel", scale=1), 4.0, REPRODUCED),
+    (Target("x", "total_s.b", 30.9, "s", None, mode="info", scale=1), 3.0, REFERENCE),
+    (Target("acc", "test_accuracy", 38.69, "s", 1.0), None, NOT_AVAILABLE),
 ])
 def test_verdicts(target, ours, verdict):
-    assert report.judge(target, ours, quick=False)[1] == verdict
-    if verdict in (report.REPRODUCED, report.NOT_REPRODUCED):
-        assert report.judge(target, ours, quick=True)[1] == report.QUICK
+    assert judge(target, ours, quick=False)[1] == verdict
+    if verdict in (REPRODUCED, NOT_REPRODUCED):
+        assert judge(target, ours, quick=True)[1] == QUICK
 
 
 def test_quick_overrides_cut_budgets(monkeypatch):
     from handgrad.config import from_dict
 
-    monkeypatch.setattr(reproduce, "_cifar_batch_size", lambda: 10000)  # the real data's batches
-    exp = next(e for e in reproduce.EXPERIMENTS if e.id == "search-coarse")
+    monkeypatch.setattr(quick, "cifar_batch_size", lambda: 10000)  # the real data's batches
+    exp = next(e for e in families.get("mlp").experiments if e.id == "search-coarse")
+    q = families.get("mlp").quick
     cfg = from_dict({"data": {"split": "all", "n_val": 50}, "model": {"kind": "mlp"},
                      "train": {"schedule": "cyclical", "n_s": 900, "n_cycles": 3},
                      "search": {"log_grid": {"train.lambda": [-5, -1, 8]}}})
-    ov = reproduce.quick_overrides(cfg, exp)
-    assert ov["train.n_cycles"] == reproduce.QUICK_CYCLES
-    assert ov["search.log_grid"]["train.lambda"][2] == reproduce.QUICK_TRIALS
-    assert ov["data.n_train"] == reproduce.QUICK_N_TRAIN
-    assert ov["train.n_s"] == round(900 * reproduce.QUICK_N_TRAIN / (50000 - 50))  # same epochs per half cycle
+    ov = quick.quick_overrides(cfg, exp, q)
+    assert ov["train.n_cycles"] == q.cycles
+    assert ov["search.log_grid"]["train.lambda"][2] == q.trials
+    assert ov["data.n_train"] == q.n_train
+    assert ov["train.n_s"] == round(900 * q.n_train / (50000 - 50))  # same epochs per half cycle
     assert from_dict(cfg.to_dict(), overrides=ov).train.n_s == ov["train.n_s"]  # the overrides validate
 
 
@@ -187,7 +195,7 @@ def test_convnet_report_from_saved_runs(tmp_path):
     from handgrad import io
 
     fam = tmp_path / "reports" / "convnet"
-    per_class = {c: 0.5 for c in reproduce._PER_CLASS_000}
+    per_class = {c: 0.5 for c in convnet.PER_CLASS_000}
     per_class["Arabic"] = 1.0
     runs = {
         "final-convnet": {"val_balanced_accuracy": 0.5556, "val_per_class_accuracy": per_class, "seconds": 3.0},

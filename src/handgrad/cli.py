@@ -200,7 +200,7 @@ def serve(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames
 
 @app.command()
 @friendly
-def reproduce(family: Annotated[str, typer.Argument(help="linear, mlp, convnet or all")] = "all",
+def reproduce(family: Annotated[str, typer.Argument(help="a family (see handgrad.families: linear, mlp, convnet, ...) or all")] = "all",
               quick: Annotated[bool, typer.Option(help="reduced budgets: the pipeline in a few minutes")] = False,
               out: Annotated[Path, typer.Option(help="reports folder: OUT/<family>/index.html, report.md")] = Path("reports"),
               force: Annotated[bool, typer.Option(help="run finished experiments again")] = False,
@@ -226,10 +226,11 @@ def reproduce(family: Annotated[str, typer.Argument(help="linear, mlp, convnet o
 @friendly
 def report(run_dirs: Annotated[list[Path], typer.Argument(help="OUT/<family> folders written by reproduce")]) -> None:
     """Re-render index.html and report.md from saved runs (never trains)."""
+    from handgrad import families
     from handgrad import report as report_mod
 
     for d in run_dirs:
-        fams = [d / f for f in ("linear", "mlp", "convnet") if (d / f / "manifest.json").is_file()]
+        fams = [d / f for f in families.names() if (d / f / "manifest.json").is_file()]
         for fam_dir in fams if fams and not (d / "manifest.json").is_file() else [d]:  # OUT itself: every family
             typer.echo(f"{report_mod.render(fam_dir)}")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad import io, schedules
+from handgrad import io, kinds, schedules
 from handgrad.augment import ImageAugmenter
 from handgrad.config import Config, TrainConfig
 from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
-from handgrad.models import Model, linear_classifier, mlp
+from handgrad.models import Model
 from handgrad.optim import SGD, Adam, Momentum
 from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
 
@@ -33,49 +33,19 @@ def prepare_data(cfg: Config) -> Prepared:
     key = (dc.dataset, dc.split, dc.n_val, dc.n_train, dc.source, str(dtype))
     if key in _cache:
         return _cache[key]
-    if dc.dataset == "cifar10":
-        prepared = _prepare_cifar10(dc, dtype)
-    elif dc.dataset == "surnames":
-        from handgrad.data.surnames import prepare_surnames
-
-        prepared = prepare_surnames(dc, dtype)
-    else:  # pragma: no cover - the config's Literal rules this out
-        raise HandgradError(f"unknown dataset {dc.dataset!r}")
+    prepared = kinds.dataset(dc.dataset)(dc, dtype)
     _cache.clear()  # one data set in memory at a time: 49,000 CIFAR images are 600 MB
     _cache[key] = prepared
     return prepared
 
 
-def _prepare_cifar10(dc, dtype) -> Prepared:
-    from handgrad.data.cifar10 import load_cifar10
-    from handgrad.preprocessing import Standardizer
-
-    splits = load_cifar10(dc.split, n_val=dc.n_val, n_train=dc.n_train)
-    std = Standardizer().fit(splits.train.X)
-    return Prepared(std.transform(splits.train.X, dtype), splits.train.y,
-                    std.transform(splits.val.X, dtype), splits.val.y,
-                    std.transform(splits.test.X, dtype), splits.test.y,
-                    tuple(splits.classes), state=std.state(),
-                    meta={"dataset": "cifar10", "image_shape": [3, 32, 32]})
-
-
 def default_init(cfg: Config) -> str:
-    return cfg.model.init or {"linear": "normal", "mlp": "fan_in", "convnet": "he"}[cfg.model.kind]
+    return cfg.model.init or kinds.model_kind(cfg.model.kind).init
 
 
 def build_model(cfg: Config, d: int, K: int, rng: np.random.Generator, meta: dict | None = None) -> Model:
     """The network the [model] table describes, for inputs of size d and K classes."""
-    mc, lam = cfg.model, cfg.train.lam
-    init = default_init(cfg)
-    if mc.kind == "linear":
-        return linear_classifier(d, K, loss=mc.loss, lam=lam, init=init, std=mc.std, rng=rng)
-    if mc.kind == "mlp":
-        return mlp(d, mc.hidden, K, loss=mc.loss, lam=lam, init=init, dropout=mc.dropout, rng=rng)
-    from handgrad.models import convnet
-
-    meta = meta or {}
-    return convnet(meta["d"], meta["n_len"], K, [tuple(c) for c in mc.convs], impl=mc.impl,
-                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=lam, rng=rng)
+    return kinds.model_kind(cfg.model.kind).build(cfg, d, K, rng, meta)
 
 
 @dataclass
@@ -157,8 +127,9 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
     tc = cfg.train
     init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
     model = build_model(cfg, data.d, data.K, init_rng, data.meta).astype(np.dtype(tc.dtype))
-    if cfg.model.kind == "convnet" and cfg.model.impl in ("a", "ab"):
-        model.layers[0].precompute(data.X_train)  # variant (a): the first layer's sparse MX, once
+    prepare = kinds.model_kind(cfg.model.kind).prepare
+    if prepare is not None:
+        prepare(model, cfg, data.X_train)
     from handgrad.data.sampling import EpochSampler
 
     epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
@@ -302,7 +273,7 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
             X = np.asarray(X, dtype=np.float64)
         y = data.y_train[:n]
         meta = dict(data.meta)
-        if cfg.model.kind != "convnet" and gc.n_dims is not None:
+        if kinds.model_kind(cfg.model.kind).slice_inputs and gc.n_dims is not None:
             X = X[:, :gc.n_dims]
         update = {"model": cfg.model.model_copy(update={
             k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs)) if v is not None})}
@@ -310,12 +281,9 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
             c = cfg.model_copy(update={**update, "train": cfg.train.model_copy(update={"lam": lam})})
             rng = np.random.default_rng(cfg.seed)
             model = build_model(c, X.shape[1], data.K, rng, meta).astype(np.float64)
-            if c.model.kind == "convnet" and c.model.bias:
-                # zero biases put every empty (zero-padded) position exactly on the ReLU kink, where
-                # centred differences see half a slope: check at small random biases instead
-                for _, layer, k in model.named_params():
-                    if k == "b":
-                        layer.params[k] = rng.normal(0.0, 0.1, layer.params[k].shape)
+            setup = kinds.model_kind(c.model.kind).gradcheck_setup
+            if setup is not None:
+                setup(model, c, rng)
             rows = check_model(model, X, y, h=gc.h, method=gc.method, eps=gc.eps)
             cases.append({"batch_size": int(len(y)), "lambda": lam, "n_dims": int(X.shape[1]),
                           "method": gc.method, "h": gc.h, "rows": [r.to_dict() for r in rows],

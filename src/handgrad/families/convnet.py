@@ -1,0 +1,166 @@
+"""Assignment 3: the character-level ConvNet for surname languages (report 000)."""
+
+from __future__ import annotations
+
+import math
+
+from handgrad.families import Family, register
+from handgrad.reproduction.runstate import RunState
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target, acc as _acc
+from handgrad.reproduction.verdicts import NOT_REPRODUCED, QUICK, REFERENCE, REPRODUCED, NOT_AVAILABLE, fmt, row
+
+SECTIONS: tuple[Section, ...] = (
+    Section("convnet-gradcheck", "convnet", "Gradient checks: ConvNet", "report 000, table 1",
+            "Report 000 checked k1=5, n1=5, k2=5, n2=5 on a batch of 3; ours must stay below "
+            f"{GRADCHECK_BOUND:g}."),
+    Section("convnet-imbalance", "convnet", "Class imbalance: with and without compensation",
+            "report 000, section 3; course-spec.md (peer franco-ruggeri)",
+            "k1=5, n1=20, k2=3, n2=20, momentum; balanced validation accuracy (252 names, 14 per class), "
+            "class distribution, confusion matrices and learning curves."),
+    Section("convnet-final", "convnet", "Final ConvNet", "report 000, section 4 and table 3",
+            "k1=5, n1=100, k2=3, n2=100, 20,000 updates, best-validation checkpoint; per-class validation "
+            "accuracy and predictions for new surnames."),
+    Section("convnet-best", "convnet", "Best ConvNet (bonus)", "course-spec.md (peer franco-ruggeri)", ""),
+    Section("convnet-timing", "convnet", "Efficiency variants of the convolution: timing",
+            "report 000, table 2",
+            "k1=5, n1=10, k2=5, n2=10, batch 100, 5 epochs. The report's seconds are MATLAB on another "
+            "machine and are shown for reference; the speed-ups over no optimisation are compared."),
+)
+
+_REPORT000_GC = (
+    ({"param": "F1", "max_abs": 4.48e-10, "max_rel": 4.09e-07}, {"param": "F2", "max_abs": 4.38e-10, "max_rel": 1.46e-06},
+     {"param": "W", "max_abs": 5.65e-10, "max_rel": 2.65e-06}),
+)
+
+PER_CLASS_000 = {
+    "Arabic": 100.00, "Chinese": 92.86, "Czech": 35.71, "Dutch": 64.29, "English": 57.14, "French": 21.43,
+    "German": 85.71, "Greek": 71.43, "Irish": 57.14, "Italian": 57.14, "Japanese": 78.57, "Korean": 57.14,
+    "Polish": 50.00, "Portuguese": 14.29, "Russian": 78.57, "Scottish": 0.00, "Spanish": 28.57,
+    "Vietnamese": 50.00,
+}
+#: report 000 table 3: the most probable class of each new surname, and its probability
+PREDICTIONS_000 = {
+    "ruggeri": ("Italian", 0.7985), "salmeri": ("Italian", 0.7321), "lee": ("Korean", 0.3934),
+    "scofield": ("English", 0.7785), "fdfr": ("German", 0.4107), "gonzales": ("Spanish", 0.7893),
+}
+#: report 000 table 2: seconds for 5 epochs and speed-up, per implementation of the benchmark
+TIMING_000 = {"mfmx": (176.715, 1.0), "a": (143.063, 1.24), "b": (30.873, 5.72), "ab": (25.501, 6.93)}
+TIMING_LABEL = {"mfmx": "no optimisation", "a": "(a)", "b": "(b)", "ab": "(a)+(b)", "fast": "fast (im2col)"}
+
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("gradcheck-convnet", "convnet", "convnet-gradcheck", "k1=5, n1=5, k2=5, n2=5, batch 3",
+               "convnet/small-balanced.toml", kind="gradcheck", cases=((3, 0.0, None),),
+               gradcheck_published=_REPORT000_GC, gradcheck_source="report 000, table 1", figures=()),
+    Experiment("small-unbalanced", "convnet", "convnet-imbalance", "n1=n2=20, no compensation",
+               "convnet/small-unbalanced.toml",
+               targets=(_acc("balanced validation accuracy (%), no compensation", 40.87,
+                             "report 000 section 3; course-spec.md", 2.0, key="val_balanced_accuracy"),),
+               figures=("class_distribution.png", "confusion_val.png", "learning_curves.png")),
+    Experiment("small-balanced", "convnet", "convnet-imbalance", "n1=n2=20, balanced sampling each epoch",
+               "convnet/small-balanced.toml",
+               targets=(_acc("balanced validation accuracy (%), balanced sampling", 51.59,
+                             "report 000 section 3; course-spec.md", 2.0, key="val_balanced_accuracy"),),
+               figures=("confusion_val.png", "learning_curves.png")),
+    Experiment("final-convnet", "convnet", "convnet-final", "k1=5, n1=100, k2=3, n2=100", "convnet/final.toml",
+               targets=(_acc("balanced validation accuracy (%)", 55.56, "report 000, section 4", 2.0,
+                             key="val_balanced_accuracy"),),
+               extras=(("per_class", PER_CLASS_000), ("predictions", PREDICTIONS_000)),
+               figures=("confusion_val.png", "learning_curves.png")),
+    Experiment("best-convnet", "convnet", "convnet-best", "best ConvNet", "convnet/best.toml",
+               targets=(_acc("balanced validation accuracy (%)", 61.11,
+                             "course-spec.md, peer franco-ruggeri (3 conv layers)", 2.0, key="val_balanced_accuracy",
+                             mode="at_least"),),
+               figures=("confusion_val.png", "learning_curves.png")),
+    Experiment("timing", "convnet", "convnet-timing", "report 000 table 2 setting",
+               "../benchmarks/bench_conv_variants.py",
+               kind="timing",
+               targets=tuple(Target(f"speed-up {TIMING_LABEL[k]}", f"speedup.{k}", v[1], "report 000, table 2",
+                                    0.5, mode="rel", scale=1.0, fmt=".2f") for k, v in TIMING_000.items()
+                             if k != "mfmx")
+               + tuple(Target(f"seconds {TIMING_LABEL[k]} (5 epochs)", f"total_s.{k}", v[0], "report 000, table 2",
+                              None, mode="info", scale=1.0, fmt=".1f") for k, v in TIMING_000.items()),
+               extras=(("timing", TIMING_000), ("argv", ("--repeats", "3", "--budget", "60")),
+                       # quick: every update counted, per-update time measured for about a second, extrapolated
+                       ("argv_quick", ("--repeats", "1", "--min-updates", "10", "--budget", "1"))), figures=()),
+)
+
+
+#: per-class accuracy on 14 validation names per class: one name is 7.14 points
+PER_CLASS_TOL = 200 / 14 + 0.01  # + 0.01: the published percentages are rounded to 2 decimals
+
+
+def per_class_table(rs: RunState) -> tuple[dict | None, list[dict]]:
+    """Per-class validation accuracy beside report 000's table 3."""
+    pub = rs.exp.extra("per_class")
+    ours = (rs.metrics or {}).get("val_per_class_accuracy")
+    if not pub or not ours:
+        return None, []
+    rows, n_ok = [], 0
+    for cls, p in pub.items():
+        o = ours.get(cls)
+        o = None if o is None or (isinstance(o, float) and math.isnan(o)) else 100 * o
+        diff = None if o is None else o - p
+        ok = diff is not None and abs(diff) <= PER_CLASS_TOL
+        n_ok += ok
+        verdict = NOT_AVAILABLE if o is None else QUICK if rs.quick else REPRODUCED if ok else NOT_REPRODUCED
+        rows.append([cls, fmt(o), fmt(p), "-" if diff is None else f"{round(diff, 2) + 0.0:+.2f}", verdict])
+    comp = [row(rs.exp, "classes within 2 names (14.3 points) of report 000", f"{n_ok} of {len(pub)}", "18 of 18",
+                "-", "-", REFERENCE, "report 000, table 3")]
+    return ({"caption": "Per-class validation accuracy (14 names per class): ours beside report 000 table 3 "
+                        f"(tolerance ± {PER_CLASS_TOL:.1f} points, two names)",
+             "columns": ["class", "ours %", "published %", "difference", "verdict"], "rows": rows}, comp)
+
+
+def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
+    """The most probable language of report 000's new surnames, from the saved model."""
+    pub = rs.exp.extra("predictions")
+    if not pub or rs.state != "done":
+        return None, []
+    names = list(pub)
+    try:
+        from handgrad.predict import predict_names
+
+        res = predict_names(rs.folder, names)
+        classes = list(res[0]["probabilities"])
+        probs = [[r["probabilities"][c] for c in classes] for r in res]
+    except Exception as e:  # noqa: BLE001 - the report goes on without this table
+        return {"caption": f"Predictions for new surnames: not available ({type(e).__name__}: {e})",
+                "columns": [], "rows": []}, []
+    rows, comp = [], []
+    for name, p in zip(names, probs):
+        top = max(range(len(p)), key=lambda k: p[k])
+        pub_cls, pub_p = pub[name]
+        same = classes[top] == pub_cls
+        verdict = QUICK if rs.quick else REPRODUCED if same else NOT_REPRODUCED
+        p_pub_cls = p[classes.index(pub_cls)] if pub_cls in classes else None
+        rows.append([name, f"{classes[top]} ({p[top]:.2f})", f"{pub_cls} ({pub_p:.2f})", fmt(p_pub_cls), verdict])
+        comp.append(row(rs.exp, f"most probable language of '{name}'", f"{classes[top]} {p[top]:.2f}",
+                        f"{pub_cls} {pub_p:.2f}", "same class" if same else "other class", "same class", verdict,
+                        "report 000, table 3"))
+    return ({"caption": "Predictions for new surnames: most probable language (probability), ours and report 000",
+             "columns": ["name", "ours", "published", "ours: p(published class)", "verdict"], "rows": rows}, comp)
+
+
+def timing_table(rs: RunState) -> tuple[dict | None, list[dict]]:
+    """Seconds and speed-up per implementation of the convolution, beside report 000's table 2."""
+    m = rs.metrics
+    if rs.exp.kind != "timing" or not m or "rows" not in m:
+        return None, []
+    pub = rs.exp.extra("timing", {})
+    rows = []
+    for r in m["rows"]:
+        p = pub.get(r["impl"])
+        rows.append([TIMING_LABEL.get(r["impl"]) or m.get("labels", {}).get(r["impl"], r["impl"]),
+                     fmt(r["precompute_s"]), fmt(r["ms_per_update"], ".3f"),
+                     fmt(r["total_s"]) + ("*" if r.get("extrapolated") else ""), f"{r['speedup_total']:.2f}x",
+                     fmt(p[0], ".1f") if p else "-", f"{p[1]:.2f}x" if p else "-"])
+    extrapolated = any(r.get("extrapolated") for r in m["rows"])
+    note = f"{m['updates']} updates" + ("; * extrapolated from the updates measured" if extrapolated else "")
+    return ({"caption": f"Training time per implementation ({note}); the published column is MATLAB, 5 epochs",
+             "columns": ["optimisation", "precompute s", "ms / update", "total s", "speed-up", "published s",
+                         "published speed-up"], "rows": rows}, [])
+
+
+FAMILY = register(Family("convnet", "Character-level ConvNet for surname languages (assignment 3)", SECTIONS,
+                         EXPERIMENTS, order=3, tables=(timing_table, per_class_table, predictions_table)))

@@ -1,0 +1,160 @@
+"""Where an experiment's config and run folder are, what exactly it runs (config with quick overrides,
+fingerprint) and the commands a user would type to run it alone; whether a finished run can be kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from pathlib import Path
+
+from handgrad.errors import HandgradError
+from handgrad.reproduction.quick import QuickBudget, cases, quick_overrides, repeats
+from handgrad.reproduction.spec import Experiment
+
+
+def repo_root() -> Path:
+    """The source checkout this package is installed from (src layout), if there is one."""
+    return Path(__file__).resolve().parents[3]
+
+
+def configs_root(explicit: str | os.PathLike | None = None) -> Path:
+    """Where the shipped configs live: ``explicit``, $HANDGRAD_CONFIGS, the checkout's configs/, ./configs."""
+    if explicit is not None:
+        p = Path(explicit)
+        if not p.is_dir():
+            raise HandgradError(f"configs folder {p} does not exist")
+        return p
+    env = os.environ.get("HANDGRAD_CONFIGS")
+    if env:
+        return Path(env)
+    for p in (repo_root() / "configs", Path.cwd() / "configs"):
+        if p.is_dir():
+            return p
+    raise HandgradError("cannot find the configs/ folder; run from the handgrad checkout or pass --configs")
+
+
+def run_dir(out: Path, exp: Experiment) -> Path:
+    return Path(out) / exp.family / "runs" / exp.id
+
+
+def benchmark_script(exp: Experiment) -> Path:
+    """A timing experiment's script: its ``config`` is relative to the checkout's configs/ folder."""
+    return (repo_root() / "configs" / exp.config).resolve()
+
+
+def benchmark_argv(exp: Experiment, quick: bool) -> list[str]:
+    """Arguments for a timing experiment's script (without --json)."""
+    return list(exp.extra("argv_quick" if quick else "argv", ()))
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def plan_experiment(exp: Experiment, configs: Path, quick: bool, budget: QuickBudget = QuickBudget()) -> dict:
+    """Resolve an experiment: its config (with quick overrides), fingerprint and commands.
+
+    Returns {"available": False, "reason": ...} when the config file does not exist yet.
+    """
+    from handgrad.config import from_dict, load_config
+
+    if exp.kind == "timing":  # the benchmark script has its own settings
+        bench = benchmark_script(exp)
+        if not bench.is_file():
+            return {"available": False, "reason": f"the benchmark {bench} is not available"}
+        return {"available": True, "config_path": bench, "cfg": None, "overrides": {}, "repeat": 1, "cases": (),
+                "fingerprint": fingerprint({"kind": "timing", "bench": benchmark_argv(exp, quick)})}
+    path = configs / exp.config
+    if not path.is_file():
+        return {"available": False, "reason": f"config {exp.config} does not exist yet"}
+    base = load_config(path)
+    ov = quick_overrides(base, exp, budget) if quick else {}
+    cfg = from_dict(base.to_dict(), str(path), ov) if ov else base
+    repeat = repeats(exp, quick, budget)
+    cs = cases(exp, quick, budget)
+    fp = fingerprint({"kind": exp.kind, "config": cfg.to_dict(), "repeat": repeat, "cases": cs, "bench": []})
+    return {"available": True, "config_path": path, "cfg": cfg, "overrides": ov, "repeat": repeat,
+            "cases": cs, "fingerprint": fp}
+
+
+def is_done(folder: Path, fp: str) -> bool:
+    """A finished run of the same thing: metrics.json present and reproduce.json's fingerprint equal."""
+    meta = folder / "reproduce.json"
+    if not (folder / "metrics.json").is_file() or not meta.is_file():
+        return False
+    try:
+        return json.loads(meta.read_text())["fingerprint"] == fp
+    except (json.JSONDecodeError, KeyError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Commands (what a user would type to run one experiment alone)
+# --------------------------------------------------------------------------------------------
+
+
+def toml_value(v) -> str:
+    """A value in the TOML syntax ``--set`` parses."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+    if v is None:
+        raise ValueError("TOML has no null")
+    return str(v)
+
+
+def _sets(ov: dict) -> list[str]:
+    out = []
+    for k, v in ov.items():
+        out += ["--set", f"{k}={toml_value(v)}"]
+    return out
+
+
+def shell_command(argv: list) -> str:
+    return " ".join(shlex.quote(str(a)) for a in argv)
+
+
+def _rel(p: Path) -> str:
+    """``p`` relative to the working directory when it lies below it, else absolute."""
+    p = Path(p).absolute()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def case_overrides(case, dataset: str = "cifar10") -> dict:
+    """--set overrides for one gradient-check case; n_dims None means every input dimension."""
+    b, lam, nd = case
+    ov = {"gradcheck.batch_sizes": [b], "gradcheck.lambdas": [lam], "train.lambda": lam}
+    if nd is not None:
+        ov["gradcheck.n_dims"] = nd
+    elif dataset == "cifar10":
+        ov["gradcheck.n_dims"] = 3072
+    return ov
+
+
+def commands(exp: Experiment, plan: dict, folder: Path, quick: bool) -> list[str]:
+    c, o, ov = _rel(plan["config_path"]), _rel(folder), plan["overrides"]
+    if exp.kind == "run":
+        return [shell_command(["handgrad", "train", c, *_sets(ov), "--out", o])]
+    if exp.kind == "repeat":
+        return [shell_command(["handgrad", "train", c, *_sets(ov), "--repeat", plan["repeat"], "--out", o])]
+    if exp.kind == "search":
+        return [shell_command(["handgrad", "search", c, *_sets(ov), "--out", o])]
+    if exp.kind == "gradcheck":
+        dataset = plan["cfg"].data.dataset
+        return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, dataset)}), "--json"])
+                for case in plan["cases"]]
+    if exp.kind == "timing":
+        return [shell_command(["python", c, *benchmark_argv(exp, quick), "--json", _rel(folder / "timing.json")])]
+    raise ValueError(exp.kind)
