@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from fakes import SURNAME_CLASSES, SURNAME_N_VAL, SURNAME_PER_CLASS, make_fake_surnames
 from handgrad import experiment
 from handgrad.cli import app
 from handgrad.config import load_config
@@ -19,39 +20,16 @@ from handgrad.errors import HandgradError
 runner = CliRunner()  # result.stdout and result.stderr are separate; result.output has both
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "convnet"
 
-CLASSES = ["Russian", "Spanish", "Irish", "Korean"]
-PER_CLASS = [90, 40, 30, 20]  # imbalanced, as the course's data
-N_VAL = 5
-
-
-def _tiny_names(rng: np.random.Generator) -> list[tuple[str, int]]:
-    """Learnable toy languages: a suffix, a suffix, a prefix and a repeated letter pair."""
-    letters = list("abdeilmnorstu")
-
-    def stem(n):
-        return "".join(rng.choice(letters, n))
-
-    makers = [lambda: stem(rng.integers(3, 7)) + "ov", lambda: stem(rng.integers(3, 7)) + "ez",
-              lambda: "mc" + stem(rng.integers(3, 7)), lambda: stem(2) + "kk" + stem(2)]
-    out = []
-    for y, (make, n) in enumerate(zip(makers, PER_CLASS)):
-        out += [(make(), y) for _ in range(n)]
-    out.append(("o'brien mc" + "a" * 8, 2))  # the longest name: n_len 18, an apostrophe and a space
-    return out
+CLASSES = list(SURNAME_CLASSES)
+PER_CLASS = list(SURNAME_PER_CLASS)
+N_VAL = SURNAME_N_VAL
 
 
 @pytest.fixture
 def tiny_surnames(tmp_path, monkeypatch):
     """HANDGRAD_DATA with a surnames/ folder in the course format (4 classes, 5 validation names each)."""
-    rng = np.random.default_rng(0)
-    rows = _tiny_names(rng)
     root = tmp_path / "data"
-    (root / "surnames").mkdir(parents=True)
-    (root / "surnames" / "ascii_names.txt").write_text("".join(f"{n.title()} {y + 1}\n" for n, y in rows))
-    (root / "surnames" / "category_labels.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(CLASSES, 1)))
-    labels = np.array([y for _, y in rows])
-    val = np.concatenate([rng.choice(np.flatnonzero(labels == y), N_VAL, replace=False) for y in range(4)])
-    (root / "surnames" / "Validation_Inds.txt").write_text(" ".join(str(i + 1) for i in val) + "\n")
+    make_fake_surnames(root)
     monkeypatch.setenv("HANDGRAD_DATA", str(root))
     return root
 

@@ -44,16 +44,24 @@ def structure(md: str) -> list:
         in_comparison = False
         if line.startswith("Training time per implementation"):  # the measured updates vary
             line = re.sub(r"\(\d+ updates", "(N updates", line)
-        if line.startswith("- ") and ": " in line and line.split(": ")[0][2:] in (
-                "quick run, not comparable", "check passed", "for reference", "not available", "check failed",
-                "reproduced", "not reproduced"):
-            out.append(line)  # summary counts
-            continue
         out.append(line)
     return out
 
 
+def _save_without_drawing(fig, path):
+    """plots.save without rendering: the figure files exist (the report lists them), drawn or not."""
+    import matplotlib.pyplot as plt
+
+    from handgrad import io
+
+    plt.close(fig)
+    return io.atomic_write_bytes(path, b"\x89PNG\r\n\x1a\n")
+
+
 def test_reproduce_all_quick_keeps_its_structure(tmp_path, monkeypatch):
+    from handgrad import plots
+
+    monkeypatch.setattr(plots, "save", _save_without_drawing)  # drawing is most of the time on 2 busy cores
     data = tmp_path / "data"
     make_fake_cifar(data, n_per_batch=60)
     make_fake_surnames(data)
