@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from handgrad import families
 from handgrad.errors import HandgradError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -200,7 +201,7 @@ def serve(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames
 
 @app.command()
 @friendly
-def reproduce(family: Annotated[str, typer.Argument(help="a family (see handgrad.families: linear, mlp, convnet, ...) or all")] = "all",
+def reproduce(family: Annotated[str, typer.Argument(help=f"{', '.join(families.names())} or all")] = "all",
               quick: Annotated[bool, typer.Option(help="reduced budgets: the pipeline in a few minutes")] = False,
               out: Annotated[Path, typer.Option(help="reports folder: OUT/<family>/index.html, report.md")] = Path("reports"),
               force: Annotated[bool, typer.Option(help="run finished experiments again")] = False,
@@ -226,7 +227,6 @@ def reproduce(family: Annotated[str, typer.Argument(help="a family (see handgrad
 @friendly
 def report(run_dirs: Annotated[list[Path], typer.Argument(help="OUT/<family> folders written by reproduce")]) -> None:
     """Re-render index.html and report.md from saved runs (never trains)."""
-    from handgrad import families
     from handgrad import report as report_mod
 
     for d in run_dirs:
