@@ -158,3 +158,31 @@ def test_a_toy_family_plugs_in(toy_family, fake_cifar, tmp_path):
     (out / "toy" / "report.md").unlink()
     assert runner.invoke(app, ["report", str(out / "toy")]).exit_code == 0
     assert "toy test accuracy (%)" in (out / "toy" / "report.md").read_text()
+
+
+def test_model_kinds_and_data_sets_come_from_the_registry(fake_cifar, tmp_path, monkeypatch):
+    """experiment.py builds models and loads data only through handgrad.kinds."""
+    from handgrad import experiment, kinds
+    from handgrad.config import load_config
+
+    calls = []
+    linear, cifar = kinds.model_kind("linear"), kinds.dataset("cifar10")
+
+    def build(cfg, d, K, rng, meta=None):
+        calls.append(("build", d, K))
+        return linear.build(cfg, d, K, rng, meta)
+
+    def load(dc, dtype):
+        calls.append(("load", dc.split))
+        return cifar(dc, dtype)
+
+    kind = kinds.ModelKind(build, "normal", prepare=lambda *a: calls.append(("prepare",)))
+    monkeypatch.setitem(kinds.MODEL_KINDS, "linear", kind)
+    monkeypatch.setitem(kinds.DATASETS, "cifar10", load)
+    path = tmp_path / "tiny.toml"
+    path.write_text(TOY_CONFIG)
+    m = experiment.run(load_config(path), None, progress=False)
+    assert calls == [("load", "a1"), ("build", 3072, 10), ("prepare",)] and m["n_updates"] == 6
+    monkeypatch.delitem(kinds.MODEL_KINDS, "linear")
+    with pytest.raises(handgrad.HandgradError, match="unknown model kind 'linear'"):
+        experiment.build_model(load_config(path), 3072, 10, None)
