@@ -84,7 +84,10 @@ LONG = {"handgrad.nn.conv", "handgrad.data.surnames"}
 
 def test_every_module_imports_and_is_short():
     for name, path in _modules().items():
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:  # an optional extra (sklearn, serve) that is not installed
+            assert not e.name.startswith("handgrad"), e
         n = len(path.read_text(encoding="utf-8").splitlines())
         assert name in LONG or n <= 400, f"{path} has {n} lines"
 
