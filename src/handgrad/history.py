@@ -54,4 +54,6 @@ class History:
 
     @classmethod
     def load(cls, path: Path) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        from handgrad.readers import read_history
+
+        return cls.from_dict(read_history(path))

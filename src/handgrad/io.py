@@ -75,48 +75,56 @@ def write_json(path: str | os.PathLike, obj) -> Path:
 
 
 def read_json(path: str | os.PathLike):
+    """A JSON file handgrad wrote, read as hostile input (see :mod:`handgrad.readers`)."""
+    from handgrad import readers
+
+    return readers.read_json(path, expect=None)
+
+
+#: version of the model folder layout (model.json + model.npz); a reader refuses a newer one.
+#: A model.json without ``format_version`` was written before versions were recorded; its
+#: layout is version 1's, so it is read as version 1 (it has no checksum to verify).
+MODEL_FORMAT_VERSION = 1
+
+
+def arrays_checksum(arrays: dict) -> str:
+    """sha256 over every array's name, dtype, shape and bytes, in name order (C order bytes)."""
+    import hashlib
     import json
 
-    from handgrad.errors import HandgradError
+    import numpy as np
 
-    path = Path(path)
-    if not path.is_file():
-        raise HandgradError(f"missing file: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise HandgradError(f"{path} is not valid JSON: {e}") from None
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + b"\0")
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save_model(run_dir: str | os.PathLike, model, arrays: dict | None = None, meta: dict | None = None) -> None:
     """``model.npz`` (parameters as 'param/<name>', extra arrays as 'extra/<key>') and
-    ``model.json`` (the architecture and ``meta``, e.g. class names or the alphabet)."""
+    ``model.json``: the format version, the architecture, ``meta`` (e.g. class names or the
+    alphabet), each array's dtype and shape, and the arrays' checksum (:func:`arrays_checksum`)."""
     import io as _io
 
     import numpy as np
 
     run_dir = Path(run_dir)
-    payload = {f"param/{k}": v for k, v in model.get_params().items()}
+    payload = {f"param/{k}": np.asarray(v) for k, v in model.get_params().items()}
     payload.update({f"extra/{k}": np.asarray(v) for k, v in (arrays or {}).items()})
     buf = _io.BytesIO()
     np.savez(buf, **payload)
     atomic_write_bytes(run_dir / "model.npz", buf.getvalue())
-    write_json(run_dir / "model.json", {"model": model.config(), "meta": meta or {}})
+    write_json(run_dir / "model.json", {
+        "format_version": MODEL_FORMAT_VERSION, "model": model.config(), "meta": meta or {},
+        "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in payload.items()},
+        "checksum": arrays_checksum(payload)})
 
 
 def load_model(run_dir: str | os.PathLike):
-    """(model, extra arrays, meta) from a run folder written by :func:`save_model`."""
-    import numpy as np
+    """(model, extra arrays, meta) from a run folder written by :func:`save_model`, every part
+    checked (see :func:`handgrad.readers.read_model`)."""
+    from handgrad import readers
 
-    from handgrad.errors import HandgradError
-    from handgrad.models import Model
-
-    run_dir = Path(run_dir)
-    info = read_json(run_dir / "model.json")
-    npz = run_dir / "model.npz"
-    if not npz.is_file():
-        raise HandgradError(f"missing file: {npz} (is {run_dir} a handgrad run folder?)")
-    with np.load(npz, allow_pickle=False) as z:
-        params = {k[len("param/"):]: z[k] for k in z.files if k.startswith("param/")}
-        extra = {k[len("extra/"):]: z[k] for k in z.files if k.startswith("extra/")}
-    return Model.from_config(info["model"], params), extra, info.get("meta", {})
+    return readers.read_model(run_dir)

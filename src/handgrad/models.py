@@ -129,15 +129,68 @@ class Model:
         return {"loss": self.loss_name, "lam": self.lam, "layers": [l.config() for l in self.layers]}
 
     @classmethod
-    def from_config(cls, cfg: dict, params: dict[str, np.ndarray] | None = None) -> "Model":
+    def from_config(cls, cfg: dict, params: dict[str, np.ndarray] | None = None,
+                    source: str = "saved model") -> "Model":
+        """Rebuild a model from ``config()`` and (optionally) its parameters.
+
+        Everything is checked before any layer is built: the layer types and sizes, that each
+        layer's input size is the previous one's output size, and that every parameter is there
+        with the shape and a floating dtype the config implies. A failure is a HandgradError
+        naming ``source`` (the file), the layer and the parameter.
+        """
+        from handgrad.errors import HandgradError
+        from handgrad.losses import LOSSES
+
+        def fail(msg: str):
+            raise HandgradError(f"{source}: {msg}")
+
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
+            fail("the model has no list of layers")
+        if cfg.get("loss") not in LOSSES:
+            fail(f"unknown loss {cfg.get('loss')!r} (known: {', '.join(LOSSES)})")
+        lam = cfg.get("lam", 0.0)
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0 or lam == float("inf"):
+            fail(f"lam must be a finite number >= 0, got {lam!r}")
+        expected: dict[str, tuple[int, ...]] = {}
+        prev = None  # (layer index, output size) of the last layer that sets a size
+        for i, lc in enumerate(cfg["layers"]):
+            typ = lc.get("type") if isinstance(lc, dict) else None
+            if typ not in LAYER_TYPES:
+                fail(f"layer {i}: unknown layer type {typ!r} (known: {', '.join(LAYER_TYPES)})")
+            try:
+                shapes, sizes = LAYER_TYPES[typ].param_shapes(lc), LAYER_TYPES[typ].sizes(lc)
+            except (TypeError, ValueError) as e:
+                fail(f"layer {i} ({typ}): {e}")
+            if sizes is not None:
+                if prev is not None and sizes[0] != prev[1]:
+                    fail(f"layer {i} ({typ}) takes inputs of size {sizes[0]}, but layer {prev[0]} gives {prev[1]}")
+                prev = (i, sizes[1])
+            expected.update({f"{i}.{k}": shape for k, shape in shapes.items()})
+        if params is not None:
+            for name, shape in expected.items():
+                i, k = name.split(".", 1)
+                where = f"layer {i} ({cfg['layers'][int(i)]['type']}) parameter {k}"
+                if name not in params:
+                    fail(f"{where} is missing")
+                a = params[name]
+                if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+                    fail(f"{where} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
+                if a.shape != shape:
+                    fail(f"{where} has shape {a.shape}, expected {shape}")
+                if not np.isfinite(a).all():
+                    fail(f"{where} holds NaN or infinite values")
+            unexpected = sorted(set(params) - set(expected))
+            if unexpected:
+                fail(f"parameters the layers do not have: {', '.join(unexpected)}")
         layers = []
-        for lc in cfg["layers"]:
+        for i, lc in enumerate(cfg["layers"]):
             lc = dict(lc)
             typ = lc.pop("type")
-            if typ not in LAYER_TYPES:
-                raise ValueError(f"unknown layer type {typ!r} in saved model")
-            layers.append(LAYER_TYPES[typ](**lc))
-        model = cls(layers, loss=cfg["loss"], lam=cfg["lam"])
+            try:
+                layers.append(LAYER_TYPES[typ](**lc))
+            except (TypeError, ValueError, HandgradError) as e:
+                fail(f"layer {i} ({typ}): {e}")
+        model = cls(layers, loss=cfg["loss"], lam=lam)
         if params is not None:
             for name, layer, k in model.named_params():
                 layer.params[k] = np.asarray(params[name])

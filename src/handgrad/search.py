@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -47,18 +48,20 @@ def trial_key(cfg: Config) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def read_ledger(folder: Path) -> dict[str, dict]:
-    """Finished trials by key; a line cut short by a crash is ignored."""
-    path = Path(folder) / LEDGER
-    out = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-                out[rec["key"]] = rec
-            except (json.JSONDecodeError, KeyError):
-                continue
+def read_ledger(folder: Path, warn=None) -> dict[str, dict]:
+    """Finished trials by key. A last line cut short by a crash is dropped, a corrupted line is
+    skipped; each is passed to ``warn`` (one message naming the file and the line) when given."""
+    from handgrad import readers
+
+    out, problems = readers.read_ledger(Path(folder) / LEDGER)
+    for msg in problems:
+        if warn is not None:
+            warn(msg)
     return out
+
+
+def _stderr(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
 
 
 def _append(folder: Path, rec: dict) -> None:
@@ -85,16 +88,17 @@ def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dic
 
 
 def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None = None, jobs: int = 1,
-               keep_runs: bool = False, on_done=None) -> list[dict]:
+               keep_runs: bool = False, on_done=None, warn=_stderr) -> list[dict]:
     """Run the trials of ``base.search`` (or ``extra_overrides``) not yet in the ledger.
 
     Returns every trial of this search (done before or now), sorted by validation accuracy.
+    Problems found in the ledger (a line cut short, a corrupted line) go to ``warn``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     raw = base.to_dict()
     trials = extra_overrides if extra_overrides is not None else trial_overrides(base.search)
-    done = read_ledger(folder)
+    done = read_ledger(folder, warn)
     todo, records = [], []
     for ov in trials:
         cfg = config_mod.from_dict(raw, "search trial", overrides=ov)

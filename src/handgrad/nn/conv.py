@@ -52,7 +52,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from handgrad.errors import HandgradError
 from handgrad.nn.init import init_weight
-from handgrad.nn.layer import Layer
+from handgrad.nn.layer import Layer, config_bool, config_int
 
 IMPLS = ("mfmx", "a", "b", "ab", "fast")
 
@@ -476,6 +476,24 @@ class Conv1D(Layer):
         self._mx_cache.clear()  # cached values are in the old dtype
         self._scratch = None
         return self
+
+    @classmethod
+    def _dims(cls, cfg: dict) -> tuple[int, int, int, int, int]:
+        C, n_len, k, nf = (config_int(cfg, key) for key in ("C", "n_len", "k", "nf"))
+        padding = config_int(cfg, "padding", lo=0, default=0)
+        if n_len + 2 * padding < k:
+            raise ValueError(f"filter width k={k} is longer than the padded input ({n_len} + 2*{padding})")
+        return C, n_len, k, nf, n_len + 2 * padding - k + 1
+
+    @classmethod
+    def param_shapes(cls, cfg: dict) -> dict[str, tuple[int, ...]]:
+        C, _, k, nf, _ = cls._dims(cfg)
+        return {"F": (C, k, nf), **({"b": (nf,)} if config_bool(cfg, "bias", False) else {})}
+
+    @classmethod
+    def sizes(cls, cfg: dict) -> tuple[int, int]:
+        C, n_len, _, nf, n_out = cls._dims(cfg)
+        return C * n_len, nf * n_out
 
     def config(self) -> dict:
         return {"type": "Conv1D", "C": self.C, "n_len": self.n_len, "k": self.k, "nf": self.nf,

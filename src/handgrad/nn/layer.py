@@ -43,6 +43,33 @@ class Layer:
         """JSON-able constructor arguments, so a saved model can be rebuilt without pickle."""
         raise NotImplementedError
 
+    # A saved model's config is checked against its arrays before any layer is built (a hostile
+    # model.json must not make handgrad allocate what it says): these two read the config only.
+    @classmethod
+    def param_shapes(cls, cfg: dict) -> dict[str, tuple[int, ...]]:
+        """The shape of every parameter a layer built from ``cfg`` (its ``config()``) holds."""
+        return {}
+
+    @classmethod
+    def sizes(cls, cfg: dict) -> tuple[int, int] | None:
+        """(input size, output size) per example, or None when the layer keeps the size."""
+        return None
+
     def __repr__(self) -> str:
         shapes = ", ".join(f"{k}={v.shape}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"
+
+
+def config_int(cfg: dict, key: str, lo: int = 1, default: int | None = None) -> int:
+    """``cfg[key]`` as an integer >= ``lo``; ValueError naming the key otherwise (bools refused)."""
+    v = cfg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+        raise ValueError(f"{key} must be an integer >= {lo}, got {v!r}")
+    return v
+
+
+def config_bool(cfg: dict, key: str, default: bool) -> bool:
+    v = cfg.get(key, default)
+    if not isinstance(v, bool):
+        raise ValueError(f"{key} must be true or false, got {v!r}")
+    return v

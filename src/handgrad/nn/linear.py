@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.nn.init import init_weight
-from handgrad.nn.layer import Layer
+from handgrad.nn.layer import Layer, config_bool, config_int
 
 
 class Dense(Layer):
@@ -41,6 +41,15 @@ class Dense(Layer):
             self.grads["b"] = dy.sum(axis=0)
         # the first layer's input is data: no gradient needed, and skipping it saves a matmul
         return dy @ self.params["W"] if self.needs_input_grad else None
+
+    @classmethod
+    def param_shapes(cls, cfg: dict) -> dict[str, tuple[int, ...]]:
+        d_in, d_out = config_int(cfg, "d_in"), config_int(cfg, "d_out")
+        return {"W": (d_out, d_in), **({"b": (d_out,)} if config_bool(cfg, "bias", True) else {})}
+
+    @classmethod
+    def sizes(cls, cfg: dict) -> tuple[int, int]:
+        return config_int(cfg, "d_in"), config_int(cfg, "d_out")
 
     def config(self) -> dict:
         return {"type": "Dense", "d_in": self.d_in, "d_out": self.d_out, "init": self.init,
