@@ -14,14 +14,15 @@ from typing import Annotated, Optional
 import typer
 
 from handgrad import families
-from handgrad.errors import HandgradError
+from handgrad.errors import HandgradError, Interrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Small neural networks with hand-derived gradients, checked numerically.")
 
 
 def friendly(fn):
-    """Turn HandgradError into a one-line message and exit code 2."""
+    """Turn HandgradError into a one-line message and exit code 2, and Ctrl-C into one line on
+    what was kept (``Interrupted.kept``, else nothing) and exit code 130, without a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -30,6 +31,9 @@ def friendly(fn):
         except HandgradError as e:
             typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as e:
+            typer.secho(f"interrupted: {getattr(e, 'kept', None) or 'nothing was kept'}", err=True)
+            raise typer.Exit(130) from None
 
     return wrapper
 
@@ -59,19 +63,33 @@ def train(config: ConfigArg, set_: SetOpt = None,
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
+    typer.echo(f"training {cfg.name} into {out} (Ctrl-C stops; {out} is written only when training ends)", err=True)
+    existed = (out / "metrics.json").is_file()
+    try:
+        m = experiment.run_repeated(cfg, out, repeat) if repeat > 1 else experiment.run(cfg, out)
+    except KeyboardInterrupt:
+        if repeat > 1:
+            done = sorted(p.parent.name for p in out.glob("run-*/metrics.json"))
+            raise Interrupted(f"{len(done)} of {repeat} runs complete in {out} ({', '.join(done) or 'none'}); "
+                              "no mean and std were written") from None
+        raise Interrupted(f"nothing was kept; {out} is as it was" if existed else
+                          f"nothing was kept; no run folder was written at {out}") from None
+    for d in [m["diverged"]] if "diverged" in m else m.get("diverged_runs", []):
+        typer.secho(f"warning: {'seed ' + str(d['seed']) + ': ' if 'seed' in d else ''}"
+                    f"{experiment.divergence_message(d)}", fg=typer.colors.YELLOW, err=True)
     if repeat > 1:
-        m = experiment.run_repeated(cfg, out, repeat)
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if f"{k}_mean" in m:
                 typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
     else:
-        m = experiment.run(cfg, out)
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy",
                   "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if k in m:
                 typer.echo(f"{k}: {100 * m[k]:.2f}%")
         typer.echo(f"seconds: {m['seconds']:.1f}")
     typer.echo(f"run folder: {out}")
+    if "diverged" in m or "diverged_runs" in m:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -109,6 +127,7 @@ def search(config: ConfigArg, set_: SetOpt = None,
            out: Annotated[Optional[Path], typer.Option(help="search folder (default runs/search/<name>)")] = None,
            keep_runs: Annotated[bool, typer.Option(help="keep a run folder per trial")] = False) -> None:
     """Train every trial of a search; finished trials (in the folder's ledger) are skipped."""
+    from handgrad import experiment
     from handgrad import search as search_mod
 
     cfg = _load(config, set_)
@@ -124,9 +143,18 @@ def search(config: ConfigArg, set_: SetOpt = None,
 
     def report(rec):
         ov = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["overrides"].items())
-        typer.echo(f"  {ov}: val {100 * rec['metrics']['val_accuracy']:.2f}%")
+        div = rec["metrics"].get("diverged")
+        note = f" ({experiment.divergence_message(div)})" if div else ""
+        typer.echo(f"  {ov}: val {100 * rec['metrics']['val_accuracy']:.2f}%{note}")
 
-    records = search_mod.run_search(cfg, out, extra_overrides=trials, jobs=jobs, keep_runs=keep_runs, on_done=report)
+    warn = functools.partial(typer.secho, fg=typer.colors.YELLOW, err=True)
+    try:
+        records = search_mod.run_search(cfg, out, extra_overrides=trials, jobs=jobs, keep_runs=keep_runs,
+                                        on_done=report, warn=lambda msg: warn(f"warning: {msg}"))
+    except KeyboardInterrupt:
+        n = len(search_mod.read_ledger(out))
+        raise Interrupted(f"{n} finished trial{'s' * (n != 1)} kept in {out / search_mod.LEDGER}; "
+                          "the same command goes on from them") from None
     table = search_mod.write_table(out, records)
     typer.echo(table.read_text())
     typer.echo(f"table: {table}")
@@ -216,8 +244,13 @@ def reproduce(family: Annotated[str, typer.Argument(help=f"{', '.join(families.n
     t0 = time.perf_counter()
     argv = ["handgrad", "reproduce", family, *(["--quick"] if quick else []), "--out", str(out),
             *(["--force"] if force else []), *(["--configs", str(configs)] if configs else [])]
-    paths = reproduce_mod.reproduce(family, out=out, quick=quick, force=force, configs=configs,
-                                    command=" ".join(argv), echo=typer.echo, threads=threads or None)
+    try:
+        paths = reproduce_mod.reproduce(family, out=out, quick=quick, force=force, configs=configs,
+                                        command=" ".join(argv), echo=typer.echo, threads=threads or None)
+    except KeyboardInterrupt:
+        n = sum(1 for _ in out.glob("*/runs/*/reproduce.json"))  # written when an experiment ends
+        raise Interrupted(f"{n} finished experiment{'s' * (n != 1)} kept in {out}/*/runs (the same command "
+                          "skips them; the one running starts again); no report was written for this family") from None
     for fam, p in paths.items():
         typer.echo(f"{fam}: {p}")
     typer.echo(f"wall time: {time.perf_counter() - t0:.1f} s")

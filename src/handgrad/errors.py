@@ -6,3 +6,11 @@ class HandgradError(Exception):
 
     The CLI prints the message without a traceback and exits with status 2.
     """
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying one line on what was kept and where (the CLI prints it, exit status 130)."""
+
+    def __init__(self, kept: str) -> None:
+        super().__init__(kept)
+        self.kept = kept

@@ -153,7 +153,9 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
     t0 = time.perf_counter()
     history = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=p.n_updates)
     seconds = time.perf_counter() - t0
-    return Fitted(model, history, p, seconds, snaps.params if snaps else [])
+    # a snapshot taken as the run was diverging would poison the ensemble
+    snapshots = [q for q in (snaps.params if snaps else []) if all(np.isfinite(v).all() for v in q.values())]
+    return Fitted(model, history, p, seconds, snapshots)
 
 
 def ensemble_predict(model: Model, snapshots: list[dict], X: np.ndarray) -> np.ndarray:
@@ -185,6 +187,8 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
         m[f"{name}_accuracy"], m[f"{name}_loss"], m[f"{name}_cost"] = ev["accuracy"], ev["loss"], ev["cost"]
     if fitted.history.best_step is not None:
         m["best_step"] = fitted.history.best_step
+    if fitted.history.diverged is not None:
+        m["diverged"] = fitted.history.diverged
     if fitted.snapshots:
         m["n_snapshots"] = len(fitted.snapshots)
         for name, X, y in splits:
@@ -200,20 +204,20 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
 
 def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metrics: dict,
               figures: bool = True) -> None:
-    """Everything a run leaves behind: config, history, metrics, model, figures."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    io.write_json(run_dir / "config.json", cfg.to_dict())
-    fitted.history.save(run_dir / "history.json")
-    meta = dict(data.meta, classes=list(data.classes), seed=cfg.seed)
-    io.save_model(run_dir, fitted.model, arrays=data.state, meta=meta)
-    if figures:
-        from handgrad import plots
+    """Everything a run leaves behind: config, history, metrics, model, figures; all or nothing
+    (an interruption while writing leaves ``run_dir`` as it was, see :func:`io.staged_folder`)."""
+    with io.staged_folder(run_dir) as stage:
+        io.write_json(stage / "config.json", cfg.to_dict())
+        fitted.history.save(stage / "history.json")
+        meta = dict(data.meta, classes=list(data.classes), seed=cfg.seed)
+        io.save_model(stage, fitted.model, arrays=data.state, meta=meta)
+        if figures:
+            from handgrad import plots
 
-        plots.run_figures(run_dir, cfg, data, fitted)
-    if "val_per_class_accuracy" in metrics:
-        io.atomic_write_text(run_dir / "per_class_accuracy.md", per_class_table(metrics))
-    io.write_json(run_dir / "metrics.json", metrics)
+            plots.run_figures(stage, cfg, data, fitted)
+        if "val_per_class_accuracy" in metrics:
+            io.atomic_write_text(stage / "per_class_accuracy.md", per_class_table(metrics))
+        io.write_json(stage / "metrics.json", metrics)
 
 
 def per_class_table(metrics: dict) -> str:
@@ -229,9 +233,16 @@ def per_class_table(metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def divergence_message(d: dict) -> str:
+    """One line on a run that stopped on a NaN/infinite loss (``metrics['diverged']``)."""
+    return (f"training diverged at step {d['step']} (learning rate {d['lr']:.4g}): the loss became {d['loss']}; "
+            f"kept the parameters of step {d['kept_step']}, the best recorded before it")
+
+
 def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
         desc: str | None = None) -> dict:
-    """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict."""
+    """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict
+    (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`)."""
     data = prepare_data(cfg)
     fitted = fit(cfg, data, progress=progress, desc=desc)
     metrics = final_metrics(cfg, data, fitted)
@@ -249,6 +260,9 @@ def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = 
                         desc=f"{cfg.name} [{i + 1}/{n}]"))
     agg: dict = {"name": cfg.name, "repeat": n, "seeds": [cfg.seed + i for i in range(n)],
                  "seconds": float(sum(r["seconds"] for r in runs))}
+    diverged = [{"seed": cfg.seed + i, **r["diverged"]} for i, r in enumerate(runs) if "diverged" in r]
+    if diverged:
+        agg["diverged_runs"] = diverged
     keys = [k for k, v in runs[0].items() if k.endswith("accuracy") and isinstance(v, float)]
     for k in keys:
         vals = np.array([r[k] for r in runs])

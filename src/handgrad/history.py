@@ -18,6 +18,8 @@ class History:
 
     columns: dict[str, list] = field(default_factory=dict)
     best_step: int | None = None
+    #: {"step", "lr", "loss", "kept_step"} when training stopped on a NaN/infinite loss
+    diverged: dict | None = None
 
     def record(self, **row: float) -> None:
         n = len(self)
@@ -41,11 +43,12 @@ class History:
         return self.columns[key][-1]
 
     def to_dict(self) -> dict:
-        return {"columns": self.columns, "best_step": self.best_step}
+        d = {"columns": self.columns, "best_step": self.best_step}
+        return d if self.diverged is None else {**d, "diverged": self.diverged}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        return cls(columns=d["columns"], best_step=d.get("best_step"))
+        return cls(columns=d["columns"], best_step=d.get("best_step"), diverged=d.get("diverged"))
 
     def save(self, path: Path) -> None:
         from handgrad.io import atomic_write_text

@@ -8,8 +8,11 @@ file system is atomic, so readers see either the old file or the new one.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -49,6 +52,35 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
     """Write the string ``text`` to ``path`` atomically (encoded with ``encoding``)."""
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | os.PathLike, last: str = "metrics.json") -> Iterator[Path]:
+    """Write a set of files into ``folder`` all or nothing.
+
+    Yields an empty staging folder inside ``folder``; when the block ends normally, every file
+    written there is moved into place with ``os.replace`` (``last``, the file whose presence says
+    the folder is complete, moved last). When it ends with an exception or Ctrl-C, the staging
+    folder is removed and ``folder`` is left as it was (a folder this call created is removed).
+    Other files in ``folder`` are never touched.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+    ok = False
+    try:
+        yield stage
+        files = sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: (p.name == last, str(p)))
+        for p in files:
+            dest = folder / p.relative_to(stage)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)
+        ok = True
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if created and not ok:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- run folders ----------------------------------------------------------------------

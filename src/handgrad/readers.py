@@ -150,6 +150,7 @@ class Divergence(_Schema):
     step: int
     lr: float
     loss: str
+    kept_step: int | None = None
 
 
 class Metrics(_Schema):

@@ -78,6 +78,13 @@ def _append(folder: Path, rec: dict) -> None:
         os.fsync(f.fileno())
 
 
+def _ignore_sigint() -> None:
+    # workers leave Ctrl-C to the parent, which stops them: no traceback from each worker
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dict:
     from handgrad import experiment
 
@@ -108,21 +115,27 @@ def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None
         else:
             todo.append((ov, key))
     if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) as pool:
             futs = [pool.submit(_run_trial, raw, ov, key, str(folder / "runs" / key) if keep_runs else None)
                     for ov, key in todo]
             # record each trial as it finishes, so an interruption loses only the ones running
             errors = []
-            for fut in as_completed(futs):
-                try:
-                    rec = fut.result()
-                except Exception as e:  # noqa: BLE001 - keep the others' results, re-raise below
-                    errors.append(e)
-                    continue
-                _append(folder, rec)
-                records.append(rec)
-                if on_done:
-                    on_done(rec)
+            try:
+                for fut in as_completed(futs):
+                    try:
+                        rec = fut.result()
+                    except Exception as e:  # noqa: BLE001 - keep the others' results, re-raise below
+                        errors.append(e)
+                        continue
+                    _append(folder, rec)
+                    records.append(rec)
+                    if on_done:
+                        on_done(rec)
+            except KeyboardInterrupt:  # Ctrl-C reaches this process only: stop the workers' trials
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
+                raise
             if errors:
                 raise errors[0]
     else:

@@ -85,7 +85,7 @@ class WeightAveraging(Callback):
                 self.mean[k] += (v - self.mean[k]) / self.count
 
     def on_train_end(self, trainer):
-        if self.mean is not None:
+        if self.mean is not None and trainer.diverged_ is None:  # a diverged run keeps its best instead
             trainer.model.set_params(self.mean)
 
 
@@ -105,6 +105,9 @@ class Trainer:
         (and at step 0 and at the end); default once per epoch.
     keep_best: restore, at the end, the parameters with the best ``best_metric`` seen at a
         recording point (a key of the recorded row, e.g. 'val_accuracy').
+    Divergence: when a batch loss is NaN or infinite, training stops at that step (before the
+    update), the best parameters recorded so far are put back (whatever ``keep_best`` says), and
+    ``history.diverged`` records the step, the learning rate, the loss and the step kept.
     evaluate: f(model, X, y) -> dict of scalars; default ``model.evaluate`` (cost, loss, accuracy).
     augment: f(X_batch, rng) -> X_batch applied to every training batch.
     rng: the Generator for sampling, dropout masks and augmentation.
@@ -134,11 +137,16 @@ class Trainer:
         if X_val is not None:
             row.update({f"val_{k}": v for k, v in self.evaluate(self.model, X_val, y_val).items()})
         history.record(**row)
-        if self.keep_best and row.get(self.best_metric) is not None and (
-                self.best_value_ is None or row[self.best_metric] > self.best_value_):
-            self.best_value_ = row[self.best_metric]
+        # the best parameters so far are kept even without keep_best: a diverging run falls back
+        # on them (with no validation metric, the latest recorded parameters count as the best)
+        value = row.get(self.best_metric)
+        if self.best_step_ is None or value is None or (value == value and (
+                self.best_value_ is None or value > self.best_value_)):
+            self.best_value_ = value
             self.best_params_ = self.model.copy_params()
-            history.best_step = step
+            self.best_step_ = step
+            if self.keep_best and value is not None:
+                history.best_step = step
         for cb in self.callbacks:
             cb.on_record(self, row)
 
@@ -155,9 +163,21 @@ class Trainer:
         self.n_updates = n_updates
         record_every = self.record_every or spe
         history = History()
-        self.best_value_, self.best_params_ = None, None
+        self.best_value_, self.best_params_, self.best_step_, self.diverged_ = None, None, None, None
         for cb in self.callbacks:
             cb.on_train_begin(self)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below, by step
+            self._loop(history, X, y, X_val, y_val, sampler, spe, n_updates, record_every)
+        if self.diverged_ is not None:
+            history.diverged = {**self.diverged_, "kept_step": self.best_step_}
+            self.model.set_params(self.best_params_)
+        elif self.keep_best and self.best_params_ is not None and history.best_step is not None:
+            self.model.set_params(self.best_params_)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return history
+
+    def _loop(self, history, X, y, X_val, y_val, sampler, spe, n_updates, record_every) -> None:
         self._record(history, 0, 0.0, X, y, X_val, y_val)
         step, epoch = 0, 0
         while step < n_updates:
@@ -174,16 +194,15 @@ class Trainer:
                     Xb, yb = X[b], y[b]
                 if self.augment is not None:
                     Xb = self.augment(Xb, self.rng)
-                self.model.loss_and_grads(Xb, yb)
-                self.optimizer.step(self.model, self.schedule(step))
+                loss = self.model.loss_and_grads(Xb, yb)
+                lr = self.schedule(step)
+                if not math.isfinite(loss):  # diverged: stop before the step spreads it further
+                    self.diverged_ = {"step": step + 1, "lr": float(lr), "loss": str(float(loss))}
+                    return
+                self.optimizer.step(self.model, lr)
                 step += 1
                 for cb in self.callbacks:
                     cb.on_step_end(self, step)
                 if step % record_every == 0 or step == n_updates:
                     self._record(history, step, step / spe, X, y, X_val, y_val)
             epoch += 1
-        if self.keep_best and self.best_params_ is not None:
-            self.model.set_params(self.best_params_)
-        for cb in self.callbacks:
-            cb.on_train_end(self)
-        return history
