@@ -146,7 +146,7 @@ class Model:
 
         if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
             fail("the model has no list of layers")
-        if cfg.get("loss") not in LOSSES:
+        if not isinstance(cfg.get("loss"), str) or cfg["loss"] not in LOSSES:
             fail(f"unknown loss {cfg.get('loss')!r} (known: {', '.join(LOSSES)})")
         lam = cfg.get("lam", 0.0)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0 or lam == float("inf"):
@@ -155,7 +155,7 @@ class Model:
         prev = None  # (layer index, output size) of the last layer that sets a size
         for i, lc in enumerate(cfg["layers"]):
             typ = lc.get("type") if isinstance(lc, dict) else None
-            if typ not in LAYER_TYPES:
+            if not isinstance(typ, str) or typ not in LAYER_TYPES:
                 fail(f"layer {i}: unknown layer type {typ!r} (known: {', '.join(LAYER_TYPES)})")
             try:
                 shapes, sizes = LAYER_TYPES[typ].param_shapes(lc), LAYER_TYPES[typ].sizes(lc)
