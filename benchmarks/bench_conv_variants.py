@@ -204,9 +204,11 @@ def main(argv=None) -> int:
     print(f"\nfirst-batch loss, all implementations (same init and batch): {min(losses):.6f}..{max(losses):.6f}")
     print("peer: MATLAB, report 000 table 2 (5 epochs, 990 updates).")
     if args.json:
-        args.json.write_text(json.dumps({"setting": {k: (str(v) if isinstance(v, Path) else v)
-                                                     for k, v in vars(args).items()},
-                                         "updates": total, "rows": rows}, indent=2))
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"setting": {k: (str(v) if isinstance(v, Path) else v)
+                                                             for k, v in vars(args).items()},
+                                                 "updates": total, "rows": rows}, indent=2))
     return 0
 
 

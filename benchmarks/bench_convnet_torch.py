@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {n:>8}: final training loss {r['train_loss']:.3f}, "
               f"balanced validation accuracy {100 * r['val_balanced_accuracy']:.2f}%")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json_out, json.dumps({
             "machine": common.machine_line(), "updates": args.updates, "threads": n_threads, "real_data": real,
             "summary": s, "ratio": s["ratio"], "paired_ratio": s.get("paired_ratio"), "cpu_ratio": s.get("cpu_ratio"),
             "target": TARGET, "met": s["ratio"] <= TARGET,

@@ -86,8 +86,10 @@ def main(argv=None) -> int:
         print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train loss {r['train_loss']:.4f}, "
               f"{r['n_records']} records")
     if args.json:
-        Path(args.json).write_text(json.dumps({"benchmark": "linear-setting2", "machine": common.machine_line(),
-                                               "threads": threads, "summary": s, "final": last}, indent=1))
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"benchmark": "linear-setting2", "machine": common.machine_line(),
+                                                 "threads": threads, "summary": s, "final": last}, indent=1))
     return 0
 
 

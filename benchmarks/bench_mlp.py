@@ -168,9 +168,11 @@ def main(argv=None) -> int:
     if mem:
         print(f"  handgrad peak RSS: {mem['peak_rss_mb']:.0f} MB (target <= {MEMORY_TARGET_GB * 1024:.0f} MB)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"benchmark": "mlp-final", "machine": common.machine_line(),
-                                               "threads": threads, "summary": s, "final": last,
-                                               "memory": mem}, indent=1))
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"benchmark": "mlp-final", "machine": common.machine_line(),
+                                                 "threads": threads, "summary": s, "final": last,
+                                                 "memory": mem}, indent=1))
     return 0
 
 

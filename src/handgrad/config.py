@@ -195,12 +195,16 @@ def from_dict(raw: dict, source: str = "<dict>", overrides: dict[str, Any] | Non
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate a TOML (or a run folder's config.json) config file."""
+    from handgrad.readers import read_text
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise HandgradError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # a folder, unreadable or non-UTF-8 file: one message naming it
     try:
         raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as e:
         raise HandgradError(f"cannot parse {path}: {e}") from None
+    if not isinstance(raw, dict):
+        raise HandgradError(f"{path} should hold a table of settings, found {type(raw).__name__}")
     return from_dict(raw, str(path), overrides)

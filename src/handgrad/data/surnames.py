@@ -24,7 +24,6 @@ vectorised column-major, so the vector index of (char c, position p) is ``p*d + 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 import warnings
@@ -393,9 +392,11 @@ def download_tutorial_zip(cache_dir: Path | str | None = None, *, url: str = TUT
     digest = _sha256(fname)
     record = fname.with_name(fname.name + ".sha256.json")
     if record.is_file():
-        try:
-            old = json.loads(record.read_text())["sha256"]
-        except (ValueError, KeyError):
+        from handgrad import readers
+
+        try:  # a damaged record is written again
+            old = readers.read_json(record).get("sha256")
+        except HandgradError:
             old = None
         if old is not None and old != digest:
             warnings.warn(f"{fname} has sha256 {digest}, but {old} was recorded in {record} when it was "
@@ -403,7 +404,9 @@ def download_tutorial_zip(cache_dir: Path | str | None = None, *, url: str = TUT
             return fname
         if old is not None:
             return fname
-    record.write_text(json.dumps({"url": url, "sha256": digest, "bytes": fname.stat().st_size}, indent=2))
+    from handgrad.io import write_json
+
+    write_json(record, {"url": url, "sha256": digest, "bytes": fname.stat().st_size})
     return fname
 
 
