@@ -408,3 +408,44 @@ def test_interrupted_run_folder_write_leaves_the_folder_as_it_was(tmp_path, monk
         io.write_json(stage / "metrics.json", {"new": 1})
         io.write_json(stage / "figures" / "a.json", {})
     assert sorted(p.name for p in folder.iterdir()) == ["figures", "metrics.json", "notes.txt"]
+
+
+def test_ctrl_c_during_reproduce_keeps_the_finished_experiments(env, tmp_path):
+    configs = tmp_path / "configs" / "linear"
+    configs.mkdir(parents=True)
+    # registry order: setting2 (quick here), then setting4 (never ends); the others have no config
+    (configs / "setting2.toml").write_text('name = "setting2"\n[train]\nn_epochs = 1\nn_batch = 30\n')
+    (configs / "setting4.toml").write_text('name = "setting4"\n[train]\nn_updates = 100000000\nn_batch = 30\n')
+    out = tmp_path / "reports"
+    p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", "reproduce", "linear", "--out", str(out),
+                          "--configs", str(tmp_path / "configs")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    t0 = time.monotonic()
+    while not (out / "linear" / "runs" / "setting4").is_dir():  # setting2 finished, setting4 running
+        assert p.poll() is None and time.monotonic() - t0 < 120
+        time.sleep(0.2)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted: 1 finished experiment kept in {out}/*/runs (the same command skips them; the one running "
+        "starts again); no report was written for this family")
+    assert (out / "linear" / "runs" / "setting2" / "metrics.json").is_file()
+    assert not (out / "linear" / "runs" / "setting4" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe", "is not UTF-8 text"), (b"[1, 2]", "should hold a table of settings, found list"),
+    (b"[" * 50_000, "cannot parse"),
+])
+def test_config_files_are_read_through_the_reading_layer(tmp_path, content, message):
+    from handgrad.config import load_config
+
+    path = tmp_path / "c.json"
+    path.write_bytes(content)
+    with pytest.raises(HandgradError, match=message):
+        load_config(path)
+    with pytest.raises(HandgradError, match="is a folder"):
+        load_config(tmp_path)
