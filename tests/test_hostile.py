@@ -374,16 +374,19 @@ def test_ctrl_c_during_train_keeps_nothing_and_exits_130(env, tmp_path):
     assert not out.exists()
 
 
-def test_ctrl_c_during_search_keeps_the_finished_trials(env, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_during_search_keeps_the_finished_trials(env, tmp_path, jobs):
     cfg = tmp_path / "c.toml"
     cfg.write_text('name = "s"\n[train]\nn_epochs = 1\nn_batch = 30\neta = 0.01\n')
     slow = tmp_path / "slow.toml"
     slow.write_text('name = "s"\n[train]\nn_updates = 100000000\nn_batch = 30\neta = 0.01\n')
     out = tmp_path / "s"
-    # one quick trial into the ledger, then a search whose second trial never ends
+    # one quick trial into the ledger, then a search whose other trials never end (in worker processes
+    # with --jobs 2: they ignore Ctrl-C and are stopped by the parent, no traceback from them)
     assert runner.invoke(app, ["search", str(cfg), "--grid", "train.lambda=0", "--out", str(out)]).exit_code == 0
     code, stdout, stderr = _interrupt_after(
-        ["search", str(slow), "--grid", "train.lambda=0,0.1", "--out", str(out)], "trials", env, stream="stdout")
+        ["search", str(slow), "--grid", "train.lambda=0,0.1,0.2", "--out", str(out), "--jobs", str(jobs)], "trials",
+        env, stream="stdout")
     assert code == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (f"interrupted: 1 finished trial kept in {out / search.LEDGER}; "

@@ -132,8 +132,9 @@ def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None
                     if on_done:
                         on_done(rec)
             except KeyboardInterrupt:  # Ctrl-C reaches this process only: stop the workers' trials
+                procs = list((getattr(pool, "_processes", None) or {}).values())
                 pool.shutdown(wait=False, cancel_futures=True)
-                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                for proc in procs:
                     proc.terminate()
                 raise
             if errors:
