@@ -452,3 +452,13 @@ def test_config_files_are_read_through_the_reading_layer(tmp_path, content, mess
         load_config(path)
     with pytest.raises(HandgradError, match="is a folder"):
         load_config(tmp_path)
+
+
+def test_a_run_folder_over_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(HandgradError, match="it is a file"):
+        with io.staged_folder(tmp_path / "afile"):
+            pass
+    with pytest.raises(HandgradError, match="cannot write"):
+        io.atomic_write_text(tmp_path / "afile" / "x.json", "{}")
+    assert (tmp_path / "afile").read_text() == "mine"

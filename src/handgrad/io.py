@@ -32,9 +32,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     Returns the path written, as a ``Path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as the target: os.replace is only atomic within one file system.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Same directory as the target: os.replace is only atomic within one file system.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _cannot_write(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -43,10 +46,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         # mkstemp creates files with mode 0600; give the result the usual permissions.
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _cannot_write(path, e) from None
         raise
     return path
+
+
+def _cannot_write(path: Path, e: OSError):
+    from handgrad.errors import HandgradError
+
+    return HandgradError(f"cannot write {path}: {e.strerror or e}")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
@@ -66,16 +77,26 @@ def staged_folder(folder: str | os.PathLike, last: str = "metrics.json") -> Iter
     """
     folder = Path(folder)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+    if folder.exists() and not folder.is_dir():
+        from handgrad.errors import HandgradError
+
+        raise HandgradError(f"cannot write a run folder at {folder}: it is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=folder, prefix=".staging-"))
+    except OSError as e:
+        raise _cannot_write(folder, e) from None
     ok = False
     try:
         yield stage
         files = sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: (p.name == last, str(p)))
         for p in files:
             dest = folder / p.relative_to(stage)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(p, dest)
+            except OSError as e:  # e.g. a folder where the file goes
+                raise _cannot_write(dest, e) from None
         ok = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -140,13 +140,14 @@ class Trainer:
         # the best parameters so far are kept even without keep_best: a diverging run falls back
         # on them (with no validation metric, the latest recorded parameters count as the best)
         value = row.get(self.best_metric)
-        if self.best_step_ is None or value is None or (value == value and (
-                self.best_value_ is None or value > self.best_value_)):
-            self.best_value_ = value
+        better = value is not None and value == value and (self.best_value_ is None or value > self.best_value_)
+        if better or value is None or self.best_step_ is None:
             self.best_params_ = self.model.copy_params()
             self.best_step_ = step
-            if self.keep_best and value is not None:
-                history.best_step = step
+            if better:
+                self.best_value_ = value
+                if self.keep_best:
+                    history.best_step = step
         for cb in self.callbacks:
             cb.on_record(self, row)
 
