@@ -462,3 +462,33 @@ def test_a_run_folder_over_a_file_is_a_clear_error(tmp_path):
     with pytest.raises(HandgradError, match="cannot write"):
         io.atomic_write_text(tmp_path / "afile" / "x.json", "{}")
     assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_trainer_stops_on_a_nan_loss_and_puts_back_the_best_parameters():
+    from handgrad.train import Trainer
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 6)).astype(np.float32), rng.integers(0, 3, 40)
+    model = mlp(6, [8], 3, rng=np.random.default_rng(1))
+    calls = {"n": 0}
+    real = model.loss_and_grads
+
+    def poisoned(Xb, yb, *a, **k):  # the 7th batch loss is NaN, as a diverging run's would be
+        calls["n"] += 1
+        loss = real(Xb, yb, *a, **k)
+        return float("nan") if calls["n"] == 7 else loss
+
+    model.loss_and_grads = poisoned
+    trainer = Trainer(model, n_batch=10, record_every=2, rng=np.random.default_rng(2))
+    h = trainer.fit(X, y, X[:10], y[:10], n_updates=50)
+    assert h.diverged["step"] == 7 and h.diverged["lr"] == 0.01 and h.diverged["loss"] == "nan"
+    best = int(np.argmax(h["val_accuracy"]))
+    assert h.diverged["kept_step"] == h["step"][best] and h["step"][-1] == 6
+    assert h.best_step is None  # keep_best was off: only divergence put the best back
+    assert model.get_params().keys() == trainer.best_params_.keys()
+    for k, v in trainer.best_params_.items():
+        np.testing.assert_array_equal(model.get_params()[k], v)
+    # with the check off (the LR range test), training runs on
+    calls["n"] = 0
+    h = Trainer(model, n_batch=10, record_every=2, stop_on_divergence=False).fit(X, y, n_updates=10)
+    assert h.diverged is None and h["step"][-1] == 10

@@ -132,7 +132,7 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
     trainer = Trainer(model, optimizer=experiment.build_optimizer(tc), schedule=sched, n_batch=tc.n_batch,
                       sampling=tc.sampling, record_every=every, evaluate=evaluate, augment=augment,
                       callbacks=[ProgressBar(f"lrfind {cfg.name}", disable=None if progress is None else not progress)],
-                      rng=train_rng)
+                      rng=train_rng, stop_on_divergence=False)
     t0 = time.perf_counter()
     h = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=n_steps)
     seconds = time.perf_counter() - t0

@@ -105,19 +105,21 @@ class Trainer:
         (and at step 0 and at the end); default once per epoch.
     keep_best: restore, at the end, the parameters with the best ``best_metric`` seen at a
         recording point (a key of the recorded row, e.g. 'val_accuracy').
-    Divergence: when a batch loss is NaN or infinite, training stops at that step (before the
-    update), the best parameters recorded so far are put back (whatever ``keep_best`` says), and
-    ``history.diverged`` records the step, the learning rate, the loss and the step kept.
     evaluate: f(model, X, y) -> dict of scalars; default ``model.evaluate`` (cost, loss, accuracy).
     augment: f(X_batch, rng) -> X_batch applied to every training batch.
     rng: the Generator for sampling, dropout masks and augmentation.
+    stop_on_divergence: when a batch loss is NaN or infinite, stop at that step (before the
+        update), put back the best parameters recorded so far (whatever ``keep_best`` says), and
+        record the step, the learning rate, the loss and the step kept in ``history.diverged``.
+        The LR range test turns it off: it runs into divergence on purpose.
     """
 
     def __init__(self, model, *, optimizer=None, schedule=None, n_batch: int = 100,
                  sampling: str = "sequential", record_every: int | None = None,
                  keep_best: bool = False, best_metric: str = "val_accuracy",
                  evaluate: Evaluator | None = None, augment=None,
-                 callbacks: Sequence[Callback] = (), rng: np.random.Generator | None = None) -> None:
+                 callbacks: Sequence[Callback] = (), rng: np.random.Generator | None = None,
+                 stop_on_divergence: bool = True) -> None:
         self.model = model
         self.optimizer = optimizer if optimizer is not None else SGD()
         self.schedule = schedule if schedule is not None else Constant(0.01)
@@ -130,6 +132,7 @@ class Trainer:
         self.augment = augment
         self.callbacks = list(callbacks)
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.stop_on_divergence = stop_on_divergence
 
     def _record(self, history, step, epoch, X, y, X_val, y_val):
         row = {"step": step, "epoch": epoch, "lr": self.schedule(max(step - 1, 0))}
@@ -197,7 +200,7 @@ class Trainer:
                     Xb = self.augment(Xb, self.rng)
                 loss = self.model.loss_and_grads(Xb, yb)
                 lr = self.schedule(step)
-                if not math.isfinite(loss):  # diverged: stop before the step spreads it further
+                if self.stop_on_divergence and not math.isfinite(loss):  # stop before the step spreads it
                     self.diverged_ = {"step": step + 1, "lr": float(lr), "loss": str(float(loss))}
                     return
                 self.optimizer.step(self.model, lr)
