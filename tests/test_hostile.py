@@ -492,3 +492,27 @@ def test_trainer_stops_on_a_nan_loss_and_puts_back_the_best_parameters():
     calls["n"] = 0
     h = Trainer(model, n_batch=10, record_every=2, stop_on_divergence=False).fit(X, y, n_updates=10)
     assert h.diverged is None and h["step"][-1] == 10
+
+
+def test_layers_that_cannot_tell_their_shapes_are_checked_once_built(monkeypatch):
+    from handgrad.nn import LAYER_TYPES, Layer
+
+    class Scale(Layer):  # a layer without param_shapes/sizes, as a new layer type may be at first
+        def __init__(self, d: int) -> None:
+            super().__init__()
+            self.d = d
+            self.params["g"] = np.ones(d, np.float32)
+
+        def config(self) -> dict:
+            return {"type": "Scale", "d": self.d}
+
+    monkeypatch.setitem(LAYER_TYPES, "Scale", Scale)
+    model = Model([*mlp(6, [5], 3).layers[:2], Scale(5), *mlp(6, [5], 3).layers[2:]])
+    params = model.get_params()
+    assert set(Model.from_config(model.config(), params, source="m").get_params()) == set(params)
+    params["2.g"] = np.ones(4, np.float32)
+    with pytest.raises(HandgradError, match=r"^m: layer 2 \(Scale\) parameter g has shape \(4,\), expected \(5,\)$"):
+        Model.from_config(model.config(), params, source="m")
+    params["2.g"], params["2.h"] = np.ones(5, np.float32), np.ones(5, np.float32)
+    with pytest.raises(HandgradError, match="parameters the layers do not have: 2.h"):
+        Model.from_config(model.config(), params, source="m")

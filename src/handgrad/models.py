@@ -131,18 +131,32 @@ class Model:
     @classmethod
     def from_config(cls, cfg: dict, params: dict[str, np.ndarray] | None = None,
                     source: str = "saved model") -> "Model":
-        """Rebuild a model from ``config()`` and (optionally) its parameters.
+        """Rebuild a model from ``config()`` and (optionally) its parameters, checking everything.
 
-        Everything is checked before any layer is built: the layer types and sizes, that each
-        layer's input size is the previous one's output size, and that every parameter is there
-        with the shape and a floating dtype the config implies. A failure is a HandgradError
-        naming ``source`` (the file), the layer and the parameter.
+        Before any layer is built: the loss, lam, the layer types, and for layers that can tell
+        from their config (``Layer.param_shapes`` / ``Layer.sizes``: Dense, Conv1D) their sizes,
+        that each one's input size is the previous one's output size, and the shape of every
+        parameter given (so a hostile config cannot make handgrad allocate what it says). After:
+        every parameter of every layer is given, floating-point, finite and of the built layer's
+        shape, and no other is. A failure is a HandgradError naming ``source`` (the file), the
+        layer and the parameter.
         """
         from handgrad.errors import HandgradError
         from handgrad.losses import LOSSES
 
         def fail(msg: str):
             raise HandgradError(f"{source}: {msg}")
+
+        def check(i: int, typ: str, k: str, shape: tuple[int, ...]) -> None:
+            where, a = f"layer {i} ({typ}) parameter {k}", params.get(f"{i}.{k}")
+            if a is None:
+                fail(f"{where} is missing")
+            if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+                fail(f"{where} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
+            if a.shape != tuple(shape):
+                fail(f"{where} has shape {a.shape}, expected {tuple(shape)}")
+            if not np.isfinite(a).all():
+                fail(f"{where} holds NaN or infinite values")
 
         if not isinstance(cfg, dict) or not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
             fail("the model has no list of layers")
@@ -151,7 +165,6 @@ class Model:
         lam = cfg.get("lam", 0.0)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0 or lam == float("inf"):
             fail(f"lam must be a finite number >= 0, got {lam!r}")
-        expected: dict[str, tuple[int, ...]] = {}
         prev = None  # (layer index, output size) of the last layer that sets a size
         for i, lc in enumerate(cfg["layers"]):
             typ = lc.get("type") if isinstance(lc, dict) else None
@@ -165,35 +178,25 @@ class Model:
                 if prev is not None and sizes[0] != prev[1]:
                     fail(f"layer {i} ({typ}) takes inputs of size {sizes[0]}, but layer {prev[0]} gives {prev[1]}")
                 prev = (i, sizes[1])
-            expected.update({f"{i}.{k}": shape for k, shape in shapes.items()})
-        if params is not None:
-            for name, shape in expected.items():
-                i, k = name.split(".", 1)
-                where = f"layer {i} ({cfg['layers'][int(i)]['type']}) parameter {k}"
-                if name not in params:
-                    fail(f"{where} is missing")
-                a = params[name]
-                if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-                    fail(f"{where} must be a floating-point array, got {getattr(a, 'dtype', type(a).__name__)}")
-                if a.shape != shape:
-                    fail(f"{where} has shape {a.shape}, expected {shape}")
-                if not np.isfinite(a).all():
-                    fail(f"{where} holds NaN or infinite values")
-            unexpected = sorted(set(params) - set(expected))
-            if unexpected:
-                fail(f"parameters the layers do not have: {', '.join(unexpected)}")
+            for k, shape in (shapes or {}).items() if params is not None else ():
+                check(i, typ, k, shape)
         layers = []
         for i, lc in enumerate(cfg["layers"]):
             lc = dict(lc)
             typ = lc.pop("type")
             try:
                 layers.append(LAYER_TYPES[typ](**lc))
-            except (TypeError, ValueError, HandgradError) as e:
+            except (TypeError, ValueError, OverflowError, MemoryError, HandgradError) as e:
                 fail(f"layer {i} ({typ}): {e}")
         model = cls(layers, loss=cfg["loss"], lam=lam)
         if params is not None:
+            names = [name for name, _, _ in model.named_params()]
             for name, layer, k in model.named_params():
+                check(int(name.split(".")[0]), type(layer).__name__, k, layer.params[k].shape)
                 layer.params[k] = np.asarray(params[name])
+            unexpected = sorted(set(params) - set(names))
+            if unexpected:
+                fail(f"parameters the layers do not have: {', '.join(unexpected)}")
         return model
 
     def __repr__(self) -> str:

@@ -46,9 +46,10 @@ class Layer:
     # A saved model's config is checked against its arrays before any layer is built (a hostile
     # model.json must not make handgrad allocate what it says): these two read the config only.
     @classmethod
-    def param_shapes(cls, cfg: dict) -> dict[str, tuple[int, ...]]:
-        """The shape of every parameter a layer built from ``cfg`` (its ``config()``) holds."""
-        return {}
+    def param_shapes(cls, cfg: dict) -> dict[str, tuple[int, ...]] | None:
+        """The shape of every parameter a layer built from ``cfg`` (its ``config()``) holds, or
+        None when only a built layer can tell (then its parameters are checked after building)."""
+        return None
 
     @classmethod
     def sizes(cls, cfg: dict) -> tuple[int, int] | None:
