@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad import io
+from handgrad import io, readers
 from handgrad.errors import HandgradError
 
 #: the longest name accepted (the model reads only its first n_len characters; this bounds work)
@@ -50,8 +50,8 @@ class ServedModel:
 
 def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
     """The page's 'what is this model': config, accuracies from metrics.json, training date."""
-    cfg = io.read_json(run_dir / "config.json") if (run_dir / "config.json").is_file() else {}
-    metrics = io.read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+    cfg = readers.read_optional(readers.read_run_config, run_dir / "config.json") or {}
+    metrics = readers.read_optional(readers.read_metrics, run_dir / "metrics.json") or {}
     trained = datetime.fromtimestamp((run_dir / "model.npz").stat().st_mtime, timezone.utc)
     layers = [lc.get("type", "?") for lc in model_cfg.get("layers", [])]
     accuracies = {k: metrics[k] for k in ("train_accuracy", "val_accuracy", "val_balanced_accuracy",
