@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from fakes import make_fake_cifar
 from handgrad import io, readers, search
+from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
 from handgrad.models import convnet
@@ -56,7 +57,7 @@ def real(tmp_path_factory):
 
 
 #: (file under the real folder, reader); model files are read through their folder
-FILES = [("run/config.json", readers.read_run_config), ("run/history.json", readers.read_history),
+FILES = [("run/config.json", read_run_config), ("run/history.json", readers.read_history),
          ("run/metrics.json", readers.read_metrics), ("search/results.json", readers.read_trials),
          ("reproduce.json", readers.read_run_meta), ("manifest.json", readers.read_manifest),
          ("search/ledger.jsonl", None), ("run/model.json", None), ("run/model.npz", None),

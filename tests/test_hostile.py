@@ -20,6 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handgrad import io, readers, search
+from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
 from handgrad.models import Model, convnet, mlp
@@ -228,7 +229,7 @@ def test_predict_in_a_real_process_on_a_crafted_file(tmp_path):
     (readers.read_history, '{"columns": {"epoch": [0]}}', "'step' is missing"),
     (readers.read_manifest, '{"status": []}', "status: Input should be a valid dictionary"),
     (readers.read_run_meta, '{"fingerprint": 3}', "fingerprint: Input should be a valid string"),
-    (readers.read_run_config, '{"train": {"eta": "fast"}}', "train.eta"),
+    (read_run_config, '{"train": {"eta": "fast"}}', "train.eta"),
     (readers.read_trials, '[{"key": "a", "overrides": {}, "metrics": {}}]', "trial 1"),
     (readers.read_metrics, "[" * 100_000, "is not valid JSON"),
 ])
@@ -238,7 +239,7 @@ def test_json_readers_name_the_file_and_the_key(tmp_path, reader, text, message)
     with pytest.raises(HandgradError, match=message) as e:
         reader(path)
     assert str(path) in str(e.value)
-    assert "\n" not in str(e.value) or reader is readers.read_run_config  # config errors: one line per key
+    assert "\n" not in str(e.value) or reader is read_run_config  # config errors: one line per key
 
 
 def test_json_readers_on_missing_binary_and_folder_paths(tmp_path):
@@ -295,11 +296,10 @@ def test_search_goes_on_from_the_good_trials(fake_cifar, tmp_path, monkeypatch):
 
 
 def test_report_names_a_damaged_metrics_file_and_goes_on(tmp_path):
-    from handgrad import report
-    from handgrad.reproduce import experiments
+    from handgrad import families, report
 
     fam = tmp_path / "linear"
-    exp = experiments("linear")[0]
+    exp = families.get("linear").experiments[0]
     run = fam / "runs" / exp.id
     run.mkdir(parents=True)
     (run / "metrics.json").write_text('{"val_accuracy": [1]}')

@@ -193,6 +193,11 @@ def from_dict(raw: dict, source: str = "<dict>", overrides: dict[str, Any] | Non
         raise HandgradError(_format_errors(e, source)) from None
 
 
+def read_run_config(path: str | Path) -> dict:
+    """A run folder's resolved config.json, checked as a config; returns its dict."""
+    return load_config(path).to_dict()
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read and validate a TOML (or a run folder's config.json) config file."""
     from handgrad.readers import read_text

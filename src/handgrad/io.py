@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from handgrad.schemas import MODEL_FORMAT_VERSION, arrays_checksum
+
 
 def _current_umask() -> int:
     # os.umask can only be read by setting it; done once, at import time.
@@ -132,27 +134,6 @@ def read_json(path: str | os.PathLike):
     from handgrad import readers
 
     return readers.read_json(path, expect=None)
-
-
-#: version of the model folder layout (model.json + model.npz); a reader refuses a newer one.
-#: A model.json without ``format_version`` was written before versions were recorded; its
-#: layout is version 1's, so it is read as version 1 (it has no checksum to verify).
-MODEL_FORMAT_VERSION = 1
-
-
-def arrays_checksum(arrays: dict) -> str:
-    """sha256 over every array's name, dtype, shape and bytes, in name order (C order bytes)."""
-    import hashlib
-    import json
-
-    import numpy as np
-
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + b"\0")
-        h.update(a.tobytes())
-    return h.hexdigest()
 
 
 def save_model(run_dir: str | os.PathLike, model, arrays: dict | None = None, meta: dict | None = None) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from handgrad.errors import HandgradError
-from handgrad.schemas import HistoryFile, Manifest, Metrics, ModelFile, RunMeta, Trial, is_number
+from handgrad.schemas import (MODEL_FORMAT_VERSION, HistoryFile, Manifest, Metrics, ModelFile, RunMeta, Trial,
+                              arrays_checksum, is_number)
 
 #: what a broken or crafted file can make the standard library and NumPy raise while reading it
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError,
@@ -114,15 +115,6 @@ def read_run_meta(path: str | os.PathLike) -> dict:
 
 def read_manifest(path: str | os.PathLike) -> dict:
     return validate(read_json(path), Manifest, str(path))
-
-
-def read_run_config(path: str | os.PathLike) -> dict:
-    """A run folder's resolved config.json, checked as a config; returns the dict."""
-    from handgrad.config import from_dict
-
-    data = read_json(path)
-    from_dict(data, str(path))
-    return data
 
 
 def read_trials(path: str | os.PathLike) -> list[dict]:
@@ -234,7 +226,6 @@ def read_model(run_dir: str | os.PathLike):
     with its checksum. The layers must chain and each parameter have the shape its layer implies
     (:meth:`Model.from_config`); the class names, when given, must match the output size.
     """
-    from handgrad.io import MODEL_FORMAT_VERSION, arrays_checksum
     from handgrad.models import Model
 
     run_dir = Path(run_dir)

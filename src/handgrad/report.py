@@ -15,7 +15,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from handgrad import families, io
+from handgrad import families, io, readers
 from handgrad.errors import HandgradError
 from handgrad.reproduction import manifest as mf
 from handgrad.reproduction.runstate import RunState, read_json
@@ -145,7 +145,7 @@ def render(fam_dir: str | os.PathLike) -> Path:
     fam_dir = Path(fam_dir)
     if not fam_dir.is_dir():
         raise HandgradError(f"{fam_dir} is not a folder (expected OUT/<family> written by handgrad reproduce)")
-    manifest = read_json(fam_dir / "manifest.json") or {}
+    manifest = read_json(fam_dir / "manifest.json", readers.read_manifest) or {}
     name = manifest.get("family") or fam_dir.name
     if name not in families.names():
         raise HandgradError(f"{fam_dir}: cannot tell the experiment family (no manifest.json, and the folder is "

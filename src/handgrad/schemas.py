@@ -7,8 +7,11 @@ gain keys over time. Each schema's docstring names the file kind in error messag
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 
@@ -144,6 +147,22 @@ class Manifest(_Schema):
     data_env: str | None = None
     blas_threads: int | None = None
 
+
+
+#: version of the model folder layout (model.json + model.npz); a reader refuses a newer one.
+#: A model.json without ``format_version`` was written before versions were recorded; its
+#: layout is version 1's, so it is read as version 1 (it has no checksum to verify).
+MODEL_FORMAT_VERSION = 1
+
+
+def arrays_checksum(arrays: dict) -> str:
+    """sha256 over every array's name, dtype, shape and bytes, in name order (C order bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + b"\0")
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 # -- model folders ----------------------------------------------------------------------------

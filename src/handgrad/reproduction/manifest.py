@@ -107,7 +107,10 @@ def data_files(configs: list[dict]) -> list[Path]:
 
 def checksums(files: list[Path], cache_path: Path) -> list[dict]:
     """md5 of each file, cached by (path, size, mtime) in ``cache_path``."""
-    cache = read_json(cache_path) or {}
+    try:
+        cache = {k: v for k, v in (read_json(cache_path) or {}).items() if isinstance(v, str)}
+    except HandgradError:  # a broken cache is rebuilt
+        cache = {}
     before = dict(cache)
     out = [{"file": str(p), "bytes": p.stat().st_size, "md5": _md5(p, cache)} for p in files]
     if cache != before:

@@ -84,9 +84,11 @@ def is_done(folder: Path, fp: str) -> bool:
     meta = folder / "reproduce.json"
     if not (folder / "metrics.json").is_file() or not meta.is_file():
         return False
-    try:
-        return json.loads(meta.read_text())["fingerprint"] == fp
-    except (json.JSONDecodeError, KeyError):
+    from handgrad import readers
+
+    try:  # a damaged record or metrics file: not done, it runs again
+        return readers.read_run_meta(meta)["fingerprint"] == fp and bool(readers.read_metrics(folder / "metrics.json"))
+    except HandgradError:
         return False
 
 

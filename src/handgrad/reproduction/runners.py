@@ -4,7 +4,6 @@ checks, or a timing benchmark. Each runner writes metrics.json and returns its d
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -86,18 +85,23 @@ def load_script(path: Path):
 
 def run_timing(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
     """The script's ``main(argv)`` writes rows {impl, total_s, speedup_total, ...} to --json."""
-    from handgrad import io
+    import io as io_mod
+
+    from handgrad import io, readers
 
     bench = load_script(Path(plan["config_path"]))
     folder.mkdir(parents=True, exist_ok=True)
     js = folder / "timing.json"
     t0 = time.perf_counter()
-    with open(folder / "bench.log", "w", encoding="utf-8") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        code = bench.main([*benchmark_argv(exp, quick), "--json", str(js)])
+    log = io_mod.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            code = bench.main([*benchmark_argv(exp, quick), "--json", str(js)])
+    finally:  # the log, whole, even when the benchmark fails or is interrupted
+        io.atomic_write_text(folder / "bench.log", log.getvalue())
     if code:
         raise HandgradError(f"the timing benchmark failed (exit {code}); see {folder / 'bench.log'}")
-    res = json.loads(js.read_text())
+    res = readers.read_json(js)
     rows = {r["impl"]: r for r in res["rows"]}
     m = {"name": "timing", "updates": res["updates"], "rows": res["rows"],
          "speedup": {k: r["speedup_total"] for k, r in rows.items()},

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from handgrad import readers
+from handgrad.config import read_run_config
+from handgrad.errors import HandgradError
 from handgrad.reproduction.spec import Experiment
 from handgrad.reproduction.verdicts import NOT_AVAILABLE
 
 
-def read_json(path: Path):
-    """The JSON in ``path``; None when the file is missing or not JSON (an interrupted write)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except json.JSONDecodeError:
-        return None
+def read_json(path: Path, reader=readers.read_json):
+    """``reader(path)`` (see :mod:`handgrad.readers`): None when the file does not exist, a
+    HandgradError naming the file when it is not what handgrad wrote."""
+    return readers.read_optional(reader, path)
 
 
 class RunState:
@@ -23,9 +23,12 @@ class RunState:
     def __init__(self, exp: Experiment, fam_dir: Path, status: dict | None):
         self.exp = exp
         self.folder = fam_dir / "runs" / exp.id
-        self.metrics = read_json(self.folder / "metrics.json")
-        self.meta = read_json(self.folder / "reproduce.json") or {}
-        self.config = read_json(self.folder / "config.json")
+        try:
+            self.metrics = read_json(self.folder / "metrics.json", readers.read_metrics)
+            self.meta = read_json(self.folder / "reproduce.json", readers.read_run_meta) or {}
+            self.config = read_json(self.folder / "config.json", read_run_config)
+        except HandgradError as e:  # the report goes on and says which file is wrong
+            self.metrics, self.meta, self.config = None, {"error": str(e)}, None
         status = status or {}
         if self.metrics is not None:
             self.state = "done"

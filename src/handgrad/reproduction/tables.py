@@ -3,6 +3,8 @@ trials of a search, every seed of a repeated run."""
 
 from __future__ import annotations
 
+from handgrad import readers
+from handgrad.errors import HandgradError
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND
 from handgrad.reproduction.verdicts import FAILED, NOT_AVAILABLE, PASSED, fmt, judge, row
@@ -58,7 +60,10 @@ def gradcheck_tables(rs: RunState) -> tuple[list[dict], dict | None]:
 
 
 def search_table(rs: RunState) -> dict | None:
-    res = read_json(rs.folder / "results.json")
+    try:
+        res = read_json(rs.folder / "results.json", readers.read_trials)
+    except HandgradError as e:
+        return {"caption": f"{rs.exp.title}: search results not available ({e})", "columns": [], "rows": []}
     if not res:
         return None
     top = rs.exp.extra("search_top", ())

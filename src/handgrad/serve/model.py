@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import io, readers
+from handgrad.config import read_run_config
 from handgrad.errors import HandgradError
 
 #: the longest name accepted (the model reads only its first n_len characters; this bounds work)
@@ -50,7 +51,7 @@ class ServedModel:
 
 def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
     """The page's 'what is this model': config, accuracies from metrics.json, training date."""
-    cfg = readers.read_optional(readers.read_run_config, run_dir / "config.json") or {}
+    cfg = readers.read_optional(read_run_config, run_dir / "config.json") or {}
     metrics = readers.read_optional(readers.read_metrics, run_dir / "metrics.json") or {}
     trained = datetime.fromtimestamp((run_dir / "model.npz").stat().st_mtime, timezone.utc)
     layers = [lc.get("type", "?") for lc in model_cfg.get("layers", [])]
