@@ -8,6 +8,8 @@ dtypes and shapes, that the JSON describes the arrays, that layer shapes chain) 
 failure into one :class:`HandgradError` naming the file and what is wrong. No reader ever enables
 pickle: ``.npz`` members are checked from their headers before NumPy reads them with
 ``allow_pickle=False``, so an object array is refused before any byte of it is unpickled.
+Config files (a run folder's ``config.json`` too) are read with :func:`read_text` and checked by
+:mod:`handgrad.config` (``load_config``, ``read_run_config``), which owns their schema.
 """
 
 from __future__ import annotations
