@@ -421,7 +421,7 @@ def test_ctrl_c_during_reproduce_keeps_the_finished_experiments(env, tmp_path):
     (configs / "setting4.toml").write_text('name = "setting4"\n[train]\nn_updates = 100000000\nn_batch = 30\n')
     out = tmp_path / "reports"
     p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", "reproduce", "linear", "--out", str(out),
-                          "--configs", str(tmp_path / "configs")], stdout=subprocess.PIPE,
+                          "--configs", str(tmp_path / "configs"), "--jobs", "1"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     t0 = time.monotonic()
     while not (out / "linear" / "runs" / "setting4").is_dir():  # setting2 finished, setting4 running
@@ -433,8 +433,8 @@ def test_ctrl_c_during_reproduce_keeps_the_finished_experiments(env, tmp_path):
     assert p.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
-        f"interrupted: 1 finished experiment kept in {out}/*/runs (the same command skips them; the one running "
-        "starts again); no report was written for this family")
+        f"interrupted: 1 finished experiment kept in {out}/*/runs (the same command skips them; the ones running "
+        "start again); no report was written for this call")
     assert (out / "linear" / "runs" / "setting2" / "metrics.json").is_file()
     assert not (out / "linear" / "runs" / "setting4" / "metrics.json").exists()
 

@@ -45,7 +45,9 @@ def count_runs(monkeypatch):
 
 
 def _reproduce(out, configs, *extra):
-    r = runner.invoke(app, ["reproduce", "linear", "--quick", "--out", str(out), "--configs", str(configs), *extra])
+    # in this process (--jobs 1): the runs are counted by patching experiment.run here
+    r = runner.invoke(app, ["reproduce", "linear", "--quick", "--out", str(out), "--configs", str(configs),
+                            "--jobs", "1", *extra])
     assert r.exit_code == 0, r.output
     return r
 

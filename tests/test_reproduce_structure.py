@@ -76,8 +76,15 @@ def test_reproduce_all_quick_keeps_its_structure(tmp_path, monkeypatch):
     for path in (configs / "mlp").glob("*.toml"):
         path.write_text(re.sub(r"(?m)^n_s = \d+$", "n_s = 50", path.read_text()))
     out = tmp_path / "reports"
-    r = CliRunner().invoke(app, ["reproduce", "all", "--quick", "--out", str(out), "--configs", str(configs)])
+    # on a local Dask cluster of 2 worker processes (issue 14): the same reports as in one process
+    r = CliRunner().invoke(app, ["reproduce", "all", "--quick", "--out", str(out), "--configs", str(configs),
+                                 "--jobs", "2"])
     assert r.exit_code == 0, r.output
+    assert "local Dask cluster: 2 worker processes" in r.output
+    for fam in ("linear", "mlp", "convnet"):
+        workers = json.loads((out / fam / "manifest.json").read_text())["workers"]
+        assert (workers["mode"], workers["workers"]) == ("local", 2)
+        assert "- Workers: local Dask cluster: 2 worker processes" in (out / fam / "report.md").read_text()
     got = {fam: structure((out / fam / "report.md").read_text()) for fam in ("linear", "mlp", "convnet")}
     got = json.loads(json.dumps(got))  # tuples as lists, as in the file
     if os.environ.get("HANDGRAD_WRITE_STRUCTURE"):

@@ -52,21 +52,36 @@ def _default_out(kind: str, name: str) -> Path:
     return Path("runs") / kind / name
 
 
+JobsOpt = Annotated[Optional[int], typer.Option(
+    min=1, help="local worker processes (default: one per core; 1: in this process, no cluster)")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    envvar="HANDGRAD_SCHEDULER", help="address of an existing Dask scheduler (tcp://host:8786) to run on")]
+
+
 @app.command()
 @friendly
 def train(config: ConfigArg, set_: SetOpt = None,
           out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<name>)")] = None,
           repeat: Annotated[int, typer.Option(min=1, help="train with N seeds; report mean and std")] = 1,
+          jobs: JobsOpt = None, scheduler: SchedulerOpt = None,
           ) -> None:
-    """Train a model and write a run folder (config, history, metrics, model, figures)."""
-    from handgrad import experiment
+    """Train a model and write a run folder (config, history, metrics, model, figures).
+
+    With --repeat N the seeds run on a local Dask cluster (one worker per core), on an existing
+    one (--scheduler), or in this process (--jobs 1).
+    """
+    from handgrad import execution, experiment
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
     typer.echo(f"training {cfg.name} into {out} (Ctrl-C stops; {out} is written only when training ends)", err=True)
     existed = (out / "metrics.json").is_file()
     try:
-        m = experiment.run_repeated(cfg, out, repeat) if repeat > 1 else experiment.run(cfg, out)
+        if repeat > 1:
+            layout = execution.choose_layout(jobs, scheduler, repeat)
+            m = experiment.run_repeated(cfg, out, repeat, layout=layout, echo=typer.echo)
+        else:
+            m = experiment.run(cfg, out)
     except KeyboardInterrupt:
         if repeat > 1:
             done = sorted(p.parent.name for p in out.glob("run-*/metrics.json"))
@@ -123,11 +138,15 @@ def gradcheck(config: ConfigArg, set_: SetOpt = None,
 @friendly
 def search(config: ConfigArg, set_: SetOpt = None,
            grid: Annotated[Optional[list[str]], typer.Option(help="key=v1,v2,... (repeatable; all combinations)")] = None,
-           jobs: Annotated[int, typer.Option(min=1, help="trials in parallel processes")] = 1,
+           jobs: JobsOpt = None, scheduler: SchedulerOpt = None,
            out: Annotated[Optional[Path], typer.Option(help="search folder (default runs/search/<name>)")] = None,
            keep_runs: Annotated[bool, typer.Option(help="keep a run folder per trial")] = False) -> None:
-    """Train every trial of a search; finished trials (in the folder's ledger) are skipped."""
-    from handgrad import experiment
+    """Train every trial of a search; finished trials (in the folder's ledger) are skipped.
+
+    Trials run on a local Dask cluster (one worker per core), on an existing one (--scheduler),
+    or in this process (--jobs 1); the ledger is written as each trial finishes.
+    """
+    from handgrad import execution, experiment
     from handgrad import search as search_mod
 
     cfg = _load(config, set_)
@@ -138,8 +157,9 @@ def search(config: ConfigArg, set_: SetOpt = None,
     if trials == [{}]:
         raise HandgradError("nothing to search: give --grid key=v1,v2 or a [search] table in the config")
     out = out or _default_out("search", cfg.name)
-    done_before = len(search_mod.read_ledger(out))
+    done_before = len(search_mod.finished(search_mod.read_ledger(out)))
     typer.echo(f"{len(trials)} trials ({done_before} in the ledger of {out} already)")
+    layout = execution.choose_layout(jobs, scheduler, len(trials) - done_before)
 
     def report(rec):
         ov = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["overrides"].items())
@@ -147,17 +167,30 @@ def search(config: ConfigArg, set_: SetOpt = None,
         note = f" ({experiment.divergence_message(div)})" if div else ""
         typer.echo(f"  {ov}: val {100 * rec['metrics']['val_accuracy']:.2f}%{note}")
 
+    failed = []
+
+    def report_failure(rec):
+        failed.append(rec)
+        ov = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec["overrides"].items())
+        typer.secho(f"  {ov}: FAILED ({rec['error']})", fg=typer.colors.RED, err=True)
+
     warn = functools.partial(typer.secho, fg=typer.colors.YELLOW, err=True)
     try:
-        records = search_mod.run_search(cfg, out, extra_overrides=trials, jobs=jobs, keep_runs=keep_runs,
-                                        on_done=report, warn=lambda msg: warn(f"warning: {msg}"))
+        records = search_mod.run_search(cfg, out, extra_overrides=trials, keep_runs=keep_runs, layout=layout,
+                                        on_done=report, on_failed=report_failure, progress=None, echo=typer.echo,
+                                        warn=lambda msg: warn(f"warning: {msg}"))
     except KeyboardInterrupt:
-        n = len(search_mod.read_ledger(out))
+        n = len(search_mod.finished(search_mod.read_ledger(out)))
         raise Interrupted(f"{n} finished trial{'s' * (n != 1)} kept in {out / search_mod.LEDGER}; "
                           "the same command goes on from them") from None
-    table = search_mod.write_table(out, records)
-    typer.echo(table.read_text())
-    typer.echo(f"table: {table}")
+    if records:
+        table = search_mod.write_table(out, records)
+        typer.echo(table.read_text())
+        typer.echo(f"table: {table}")
+    if failed:
+        typer.secho(f"{len(failed)} trial{'s' * (len(failed) != 1)} failed (recorded in {out / search_mod.LEDGER}; "
+                    "the same command runs them again)", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -234,23 +267,33 @@ def reproduce(family: Annotated[str, typer.Argument(help=f"{', '.join(families.n
               out: Annotated[Path, typer.Option(help="reports folder: OUT/<family>/index.html, report.md")] = Path("reports"),
               force: Annotated[bool, typer.Option(help="run finished experiments again")] = False,
               configs: Annotated[Optional[Path], typer.Option(help="configs folder (default: the checkout's configs/)")] = None,
-              threads: Annotated[int, typer.Option(min=0, help="BLAS threads (0: the library's default)")] = 1,
+              threads: Annotated[int, typer.Option(min=0, help="BLAS threads in this process, where --jobs 1 and "
+                                                   "the timing benchmarks run (0: the library's default)")] = 1,
+              jobs: JobsOpt = None, scheduler: SchedulerOpt = None,
               ) -> None:
-    """Run the shipped configs of a family and report ours beside the published numbers."""
+    """Run the shipped configs of a family and report ours beside the published numbers.
+
+    Independent experiments run in parallel on a local Dask cluster (one worker per core), on an
+    existing one (--scheduler), or one after another in this process (--jobs 1).
+    """
     import time
 
+    from handgrad import execution
     from handgrad import reproduce as reproduce_mod
 
     t0 = time.perf_counter()
     argv = ["handgrad", "reproduce", family, *(["--quick"] if quick else []), "--out", str(out),
-            *(["--force"] if force else []), *(["--configs", str(configs)] if configs else [])]
+            *(["--force"] if force else []), *(["--configs", str(configs)] if configs else []),
+            *(["--jobs", str(jobs)] if jobs else [])]
+    layout = execution.choose_layout(jobs, scheduler, sum(len(f.experiments) for f in families.select(family)))
     try:
         paths = reproduce_mod.reproduce(family, out=out, quick=quick, force=force, configs=configs,
-                                        command=" ".join(argv), echo=typer.echo, threads=threads or None)
+                                        command=" ".join(argv), echo=typer.echo, threads=threads or None,
+                                        layout=layout)
     except KeyboardInterrupt:
         n = sum(1 for _ in out.glob("*/runs/*/reproduce.json"))  # written when an experiment ends
         raise Interrupted(f"{n} finished experiment{'s' * (n != 1)} kept in {out}/*/runs (the same command "
-                          "skips them; the one running starts again); no report was written for this family") from None
+                          "skips them; the ones running start again); no report was written for this call") from None
     for fam, p in paths.items():
         typer.echo(f"{fam}: {p}")
     typer.echo(f"wall time: {time.perf_counter() - t0:.1f} s")

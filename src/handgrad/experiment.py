@@ -251,13 +251,25 @@ def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figu
     return metrics
 
 
-def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = None) -> dict:
-    """Train with seeds seed, seed+1, ..., seed+n-1 (sub-folders run-00, ...); aggregate metrics."""
-    runs = []
-    for i in range(n):
-        c = cfg.model_copy(update={"seed": cfg.seed + i})
-        runs.append(run(c, Path(run_dir) / f"run-{i:02d}", progress=progress, figures=(i == 0),
-                        desc=f"{cfg.name} [{i + 1}/{n}]"))
+def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = None, layout=None,
+                 echo=None) -> dict:
+    """Train with seeds seed, seed+1, ..., seed+n-1 (sub-folders run-00, ...); aggregate metrics.
+
+    The seeds run where ``layout`` says (:mod:`handgrad.execution`; default: in this process);
+    when one fails the others still finish, then the first failure is raised.
+    """
+    from handgrad import execution
+
+    layout = layout or execution.choose_layout(1)
+    here = layout.mode == "in-process"
+    tasks = [execution.Task(f"seed-{cfg.seed + i}", run, (cfg.model_copy(update={"seed": cfg.seed + i}),
+                                                          Path(run_dir) / f"run-{i:02d}"),
+                            {"progress": progress if here else False, "figures": i == 0,
+                             "desc": f"{cfg.name} [{i + 1}/{n}]"}) for i in range(n)]
+    results: dict[str, dict] = {}
+    execution.run_tasks(tasks, layout, on_result=lambda task, m: results.__setitem__(task.key, m), desc="seeds",
+                        unit="run", progress=False if here else progress, echo=echo)
+    runs = [results[t.key] for t in tasks]
     agg: dict = {"name": cfg.name, "repeat": n, "seeds": [cfg.seed + i for i in range(n)],
                  "seconds": float(sum(r["seconds"] for r in runs))}
     diverged = [{"seed": cfg.seed + i, **r["diverged"]} for i, r in enumerate(runs) if "diverged" in r]

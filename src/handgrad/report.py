@@ -105,6 +105,7 @@ def manifest_context(fam: families.Family, states: dict[str, RunState], fam_dir:
             "finished": manifest.get("finished", "-"), "env": manifest.get("environment") or mf.environment(),
             "data_env": manifest.get("data_env"), "data": data, "runs": runs,
             "blas_threads": manifest.get("blas_threads") or "library default",
+            "workers": (manifest.get("workers") or {}).get("description") or "in one process",
             "total_wall": mf.duration(total_wall)}
 
 

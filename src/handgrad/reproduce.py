@@ -38,70 +38,93 @@ def _now() -> str:
 
 def reproduce(which: str = "all", *, out: str | os.PathLike = "reports", quick: bool = False, force: bool = False,
               configs: str | os.PathLike | None = None, progress: bool | None = None,
-              command: str | None = None, echo=None, threads: int | None = 1) -> dict[str, Path]:
+              command: str | None = None, echo=None, threads: int | None = 1, layout=None) -> dict[str, Path]:
     """Run the experiments of one family (or all) into OUT/<family>/runs/ and render the reports.
 
     Returns {family: path of index.html}. Finished experiments (same fingerprint) are skipped unless
-    ``force``; a failing experiment is recorded and reported, and the others still run. BLAS runs
-    on ``threads`` threads (None: the library's default): the matrices here are small, and on a busy
-    machine one thread is several times faster than two.
+    ``force``; a failing experiment is recorded and reported, and the others still run. The
+    experiments run where ``layout`` says (:mod:`handgrad.execution`; default: in this process),
+    independent of each other; timing benchmarks run last, here, alone, so that nothing else
+    competes for the cores they time. Here BLAS runs on ``threads`` threads (None: the library's
+    default): the matrices are small, and on a busy machine one thread is several times faster
+    than two; workers of a cluster get their share of the cores.
     """
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+
+    from handgrad import execution
 
     out = Path(out)
     fams = families.select(which)
     root = configs_root(configs)
     echo = echo or (lambda s: print(s, file=sys.stderr))
+    layout = layout or execution.choose_layout(1)
     command = command or shell_command(["handgrad", "reproduce", which, *(["--quick"] if quick else []), "--out",
                                         str(out), *(["--force"] if force else [])])
-    disable = (not sys.stderr.isatty()) if progress is None else not progress
     env = environment()
-    results: dict[str, Path] = {}
-    bar = tqdm(total=sum(len(f.experiments) for f in fams), desc="experiments", unit="exp", disable=disable)
     import numpy  # noqa: F401 - load BLAS first: threadpoolctl limits only libraries already loaded
 
-    limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
-    try:
-        with limits:
-            for fam in fams:
-                fam_dir = out / fam.name
-                fam_dir.mkdir(parents=True, exist_ok=True)
-                t_fam = time.perf_counter()
-                status = {}
-                for exp in fam.experiments:
-                    bar.set_postfix_str(exp.id)
-                    status[exp.id] = run_or_skip(exp, root, out, quick, force, progress, echo, fam.quick)
-                    bar.update(1)
-                manifest = {"family": fam.name, "quick": quick, "command": command, "configs": str(root),
-                            "cwd": str(Path.cwd()), "finished": _now(),
-                            "wall_seconds_this_call": time.perf_counter() - t_fam,
-                            "environment": env, "status": status,
-                            "data_env": os.environ.get("HANDGRAD_DATA"),
-                            "blas_threads": threads}
-                io.write_json(fam_dir / "manifest.json", manifest)
-                results[fam.name] = report.render(fam_dir)
-                echo(f"{fam.name}: report {results[fam.name]} (and {results[fam.name].with_name('report.md')})")
-    finally:
-        bar.close()
+    t0 = time.perf_counter()
+    status: dict[str, dict] = {}
+    tasks, timing = [], []
+    for fam in fams:
+        (out / fam.name).mkdir(parents=True, exist_ok=True)
+        for exp in fam.experiments:
+            state, job = prepare(exp, root, out, quick, force, echo, fam.quick)
+            if job is None:
+                status[exp.id] = state
+            else:
+                # in this process each run shows its own progress bar; on a cluster, one bar for all
+                kw = {"progress": progress if layout.mode == "in-process" or exp.kind == "timing" else False}
+                (timing if exp.kind == "timing" else tasks).append(execution.Task(exp.id, run_prepared, job, kw))
+
+    def finished(task, state):
+        status[task.key] = state
+        if state["state"] == "failed":
+            echo(f"  {task.key}: FAILED ({state['error']})")
+
+    def crashed(task, message):  # the worker itself was lost, again and again (run_prepared catches the rest)
+        finished(task, {"state": "failed", "error": message, "commands": task.args[4]})
+
+    with threadpool_limits(threads) if threads else contextlib.nullcontext():
+        for batch, where in ((tasks, layout), (timing, execution.choose_layout(1))):
+            execution.run_tasks(batch, where, on_result=finished, on_failure=crashed, desc="experiments",
+                                unit="exp", progress=progress, echo=echo)
+        results: dict[str, Path] = {}
+        for fam in fams:
+            manifest = {"family": fam.name, "quick": quick, "command": command, "configs": str(root),
+                        "cwd": str(Path.cwd()), "finished": _now(),
+                        "wall_seconds_this_call": time.perf_counter() - t0,
+                        "environment": env, "status": {e.id: status[e.id] for e in fam.experiments},
+                        "data_env": os.environ.get("HANDGRAD_DATA"),
+                        "blas_threads": threads, "workers": {**layout.to_dict(), "description": layout.describe()}}
+            io.write_json(out / fam.name / "manifest.json", manifest)
+            results[fam.name] = report.render(out / fam.name)
+            echo(f"{fam.name}: report {results[fam.name]} (and {results[fam.name].with_name('report.md')})")
     return results
 
 
-def run_or_skip(exp: Experiment, root: Path, out: Path, quick: bool, force: bool, progress, echo,
-                budget: QuickBudget = QuickBudget()) -> dict:
-    """Plan, skip or run one experiment; returns its status for the manifest."""
+def prepare(exp: Experiment, root: Path, out: Path, quick: bool, force: bool, echo,
+            budget: QuickBudget = QuickBudget()) -> tuple[dict, tuple | None]:
+    """Plan one experiment: (its status, None) when it is not available or already done, else
+    (None, the arguments of :func:`run_prepared`)."""
     try:
         plan = plan_experiment(exp, root, quick, budget)
     except HandgradError as e:
         echo(f"  {exp.id}: not available ({e})")
-        return {"state": "not available", "reason": str(e)}
+        return {"state": "not available", "reason": str(e)}, None
     if not plan["available"]:
         echo(f"  {exp.id}: not available ({plan['reason']})")
-        return {"state": "not available", "reason": plan["reason"]}
+        return {"state": "not available", "reason": plan["reason"]}, None
     folder = run_dir(out, exp)
     cmds = commands(exp, plan, folder, quick)
     if not force and is_done(folder, plan["fingerprint"]):
-        return {"state": "done", "skipped": True, "commands": cmds}
+        return {"state": "done", "skipped": True, "commands": cmds}, None
+    return None, (exp, plan, folder, quick, cmds)
+
+
+def run_prepared(exp: Experiment, plan: dict, folder: Path, quick: bool, cmds: list, progress=False) -> dict:
+    """Run one planned experiment into its (cleaned) folder, in whatever process this is; returns
+    its status for the manifest (a failure is recorded in the folder, not raised)."""
     if folder.exists():
         # stale (another config or budget), interrupted or --force: start clean
         shutil.rmtree(folder)
@@ -119,7 +142,6 @@ def run_or_skip(exp: Experiment, root: Path, out: Path, quick: bool, force: bool
         io.atomic_write_text(folder / "error.txt", traceback.format_exc())
         (folder / "metrics.json").unlink(missing_ok=True)
         io.write_json(folder / "reproduce.json", meta)
-        echo(f"  {exp.id}: FAILED ({type(e).__name__}: {e})")
         return {"state": "failed", "error": meta["error"], "commands": cmds}
     meta.update(wall_seconds=time.perf_counter() - t0, finished=_now())
     io.write_json(folder / "reproduce.json", meta)

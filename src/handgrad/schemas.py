@@ -106,7 +106,14 @@ class Trial(_Schema):
     """search trial record."""
     key: str
     overrides: dict[str, Any]
-    metrics: TrialMetrics
+    metrics: TrialMetrics | None = None  # a finished trial
+    error: str | None = None  # a trial that raised: its message (it runs again next time)
+
+    @model_validator(mode="after")
+    def _finished_or_failed(self):
+        if (self.metrics is None) == (self.error is None):
+            raise ValueError("a trial has either metrics (finished) or an error (failed)")
+        return self
 
 
 class HistoryFile(_Schema):

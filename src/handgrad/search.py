@@ -2,7 +2,8 @@
 
 Every finished trial is appended to ``ledger.jsonl`` in the search folder, keyed by a hash of
 the trial's fully resolved config; running the same search again skips what the ledger holds,
-so an interrupted search resumes where it stopped. Trials can run in parallel processes.
+so an interrupted search resumes where it stopped. Trials run in this process or on a Dask
+cluster (:mod:`handgrad.execution`); the ledger is written here, by the driver, as results arrive.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import itertools
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -78,13 +78,6 @@ def _append(folder: Path, rec: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _ignore_sigint() -> None:
-    # workers leave Ctrl-C to the parent, which stops them: no traceback from each worker
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dict:
     from handgrad import experiment
 
@@ -95,59 +88,61 @@ def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dic
 
 
 def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None = None, jobs: int = 1,
-               keep_runs: bool = False, on_done=None, warn=_stderr) -> list[dict]:
+               keep_runs: bool = False, on_done=None, layout=None, on_failed=None,
+               progress: bool | None = False, echo=None, warn=_stderr) -> list[dict]:
     """Run the trials of ``base.search`` (or ``extra_overrides``) not yet in the ledger.
 
-    Returns every trial of this search (done before or now), sorted by validation accuracy.
-    Problems found in the ledger (a line cut short, a corrupted line) go to ``warn``.
+    Trials run where ``layout`` says (:mod:`handgrad.execution`; default: ``jobs`` local workers,
+    1 = in this process). Each finished trial is appended to the ledger as it arrives, whichever
+    worker ran it; a trial that raised is appended as failed (``error``: its message), reported
+    to ``on_failed(rec)``, and runs again next time. Returns every finished trial of this search
+    (done before or now), sorted by validation accuracy. Problems found in the ledger (a line cut
+    short, a corrupted line) go to ``warn``.
     """
+    from handgrad import execution
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     raw = base.to_dict()
     trials = extra_overrides if extra_overrides is not None else trial_overrides(base.search)
-    done = read_ledger(folder, warn)
-    todo, records = [], []
+    done = finished(read_ledger(folder, warn))
+    todo, records, seen = [], [], set()
     for ov in trials:
         cfg = config_mod.from_dict(raw, "search trial", overrides=ov)
         key = trial_key(cfg)
+        if key in seen:  # the same trial listed twice runs (and counts) once
+            continue
+        seen.add(key)
         if key in done:
             records.append(done[key])
         else:
             todo.append((ov, key))
-    if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint) as pool:
-            futs = [pool.submit(_run_trial, raw, ov, key, str(folder / "runs" / key) if keep_runs else None)
-                    for ov, key in todo]
-            # record each trial as it finishes, so an interruption loses only the ones running
-            errors = []
-            try:
-                for fut in as_completed(futs):
-                    try:
-                        rec = fut.result()
-                    except Exception as e:  # noqa: BLE001 - keep the others' results, re-raise below
-                        errors.append(e)
-                        continue
-                    _append(folder, rec)
-                    records.append(rec)
-                    if on_done:
-                        on_done(rec)
-            except KeyboardInterrupt:  # Ctrl-C reaches this process only: stop the workers' trials
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.terminate()
-                raise
-            if errors:
-                raise errors[0]
-    else:
-        for ov, key in todo:
-            rec = _run_trial(raw, ov, key, str(folder / "runs" / key) if keep_runs else None)
-            _append(folder, rec)
-            records.append(rec)
-            if on_done:
-                on_done(rec)
+    layout = layout or execution.choose_layout(jobs, None, len(todo))
+
+    def record(task, rec):  # in this process, as each result arrives: the ledger is the truth
+        _append(folder, rec)
+        records.append(rec)
+        if on_done:
+            on_done(rec)
+
+    def record_failure(task, message):
+        ov, key = task.args[1], task.args[2]
+        rec = {"key": key, "overrides": ov, "error": message}
+        _append(folder, rec)
+        if on_failed:
+            on_failed(rec)
+
+    tasks = [execution.Task(f"trial-{key}", _run_trial, (raw, ov, key, str(folder / "runs" / key) if keep_runs else None))
+             for ov, key in todo]
+    execution.run_tasks(tasks, layout, on_result=record, on_failure=record_failure, desc="trials", unit="trial",
+                        progress=progress, echo=echo)
     records.sort(key=lambda r: -r["metrics"]["val_accuracy"])
     return records
+
+
+def finished(ledger: dict[str, dict]) -> dict[str, dict]:
+    """The ledger's finished trials (a failed trial, recorded with its ``error``, runs again)."""
+    return {k: r for k, r in ledger.items() if "metrics" in r}
 
 
 def parse_grid(items: list[str]) -> dict[str, list]:
