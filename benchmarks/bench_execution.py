@@ -6,7 +6,9 @@ The search: configs/mlp/sheet-fig3.toml (3072-50-10 MLP on data_batch_1, one cyc
 runs the whole search from an empty folder (no ledger to skip from), so the ``--jobs 2`` time
 includes starting and closing the cluster and each worker loading the data once. BLAS runs on one
 thread in both (``--jobs 1`` limits this process to 1 thread; the workers get cores // workers).
-Prints the medians, the ratio jobs2 / jobs1 (target <= 0.65 on 2 cores) and the per-round ratios.
+Prints the medians, the ratio jobs2 / jobs1 (target <= 0.65 on 2 cores), the per-round ratios,
+and the CPU seconds each search took in all (this process and its worker processes): on a shared
+machine the wall times depend on the CPU share the scheduler grants, the CPU seconds do not.
 
     HANDGRAD_DATA=... .venv/bin/python benchmarks/bench_execution.py [--repeats 3] [--trials 12] [--json out.json]
 """
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -48,14 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     limits = threadpool_limits(1)  # --jobs 1 on one BLAS thread, as the workers  # noqa: F841
     print(f"machine: {common.machine_line()}", flush=True)
     print(f"search: {args.trials} trials of {Path(args.config).name} over train.lambda 1e-5..1e-1", flush=True)
-    best = {}
+    best, child_cpu = {}, {1: [], 2: []}
+
+    def children_cpu() -> float:  # worker processes, once they have ended and been waited for
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
 
     def run(jobs: int):
         def go():
             folder = work / f"jobs{jobs}"
             shutil.rmtree(folder, ignore_errors=True)
             layout = execution.choose_layout(jobs, None, len(trials))
+            c0 = children_cpu()
             records = search.run_search(cfg, folder, extra_overrides=trials, layout=layout, echo=lambda s: None)
+            child_cpu[jobs].append(children_cpu() - c0)
             best[jobs] = records[0]["metrics"]["val_accuracy"]
             assert len(records) == len(trials)
         return go
@@ -71,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio jobs2/jobs1 (medians): {s['ratio']:.3f}  target <= {TARGET}: "
           f"{'met' if s['ratio'] <= TARGET else 'NOT met'}")
     print(f"  median of per-round ratios: {s['paired_ratio']:.3f}")
+    for jobs in (1, 2):  # all the CPU a search took: this process and its worker processes
+        total = [a + b for a, b in zip(times[f"jobs{jobs}:cpu"], child_cpu[jobs])]
+        s[f"jobs{jobs}"]["total_cpu_runs"] = total
+        print(f"  jobs{jobs}: CPU seconds, this process + workers: median {statistics.median(total):.2f} "
+              f"(runs {', '.join(f'{t:.2f}' for t in total)})")
     print(f"  best validation accuracy: jobs1 {100 * best[1]:.2f}%, jobs2 {100 * best[2]:.2f}% (the same trials)")
     if args.json:
         Path(args.json).write_text(json.dumps({"setting": {"config": args.config, "trials": args.trials},
