@@ -282,8 +282,10 @@ def test_ctrl_c_stops_the_search_keeps_the_ledger_and_leaves_no_process(fake_cif
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, err.decode()[-2000:]
     assert "Traceback" not in err.decode(), err.decode()[-2000:]
+    assert err.decode().strip().splitlines()[-1].startswith("interrupted: ")
+    assert "finished trial" in err.decode().strip().splitlines()[-1]
     assert len(children) >= 2  # the cluster's worker processes were there
     time.sleep(1)
     alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
