@@ -3,8 +3,9 @@ cluster of 2 single-threaded worker processes), alternating in one process run.
 
 The search: configs/mlp/sheet-fig3.toml (3072-50-10 MLP on data_batch_1, one cycle of n_s = 500,
 1,000 updates of batch 100) over 12 values of lambda, log-spaced from 1e-5 to 1e-1. Every round
-runs the whole search from an empty folder (no ledger to skip from), so the ``--jobs 2`` time
-includes starting and closing the cluster and each worker loading the data once. BLAS runs on one
+runs the whole search from an empty folder (no ledger to skip from) and an empty data cache, so
+the ``--jobs 1`` time includes loading the data once and the ``--jobs 2`` time starting and
+closing the cluster and each worker loading the data once. BLAS runs on one
 thread in both (``--jobs 1`` limits this process to 1 thread; the workers get cores // workers).
 Prints the medians, the ratio jobs2 / jobs1 (target <= 0.65 on 2 cores), the per-round ratios,
 and the CPU seconds each search took in all (this process and its worker processes): on a shared
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from handgrad import execution, search
+    from handgrad import execution, experiment, search
     from handgrad.config import load_config
 
     cfg = load_config(args.config)
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = work / f"jobs{jobs}"
             shutil.rmtree(folder, ignore_errors=True)
             layout = execution.choose_layout(jobs, None, len(trials))
+            experiment._cache.clear()  # each search loads its data, as a fresh `handgrad search` would
             c0 = children_cpu()
             records = search.run_search(cfg, folder, extra_overrides=trials, layout=layout, echo=lambda s: None)
             child_cpu[jobs].append(children_cpu() - c0)
