@@ -81,6 +81,15 @@ def test_in_process_failure_is_reported_and_the_others_go_on():
     assert got["t4"] == -2
 
 
+def test_one_progress_bar_counts_finished_failed_and_running(capsys):
+    tasks = [execution.Task(f"t{i}", _half, (i,)) for i in (1, 3, 5)]
+    execution.run_tasks(tasks, execution.choose_layout(1), on_result=lambda t, v: None,
+                        on_failure=lambda t, m: None, desc="trials", unit="trial", progress=True)
+    err = capsys.readouterr().err
+    assert "trials: 100%" in err and "3/3" in err
+    assert "finished 1, failed 1, running 1" in err and "finished 2, failed 1, running 0" in err
+
+
 # -- a real cluster: 2 worker processes, 1 thread each --------------------------------------------
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
