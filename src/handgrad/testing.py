@@ -226,20 +226,27 @@ def _check_reload(layer: Layer, x: np.ndarray, what: str) -> None:
         _fail(what, "the saved and reloaded layer computes another function")
 
 
-def check_layer(layer: str | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
-    """Run ``check_layer_once`` over ``max_examples`` layers drawn with hypothesis (derandomised)."""
-    from hypothesis import HealthCheck, given, settings
+def _over_draws(check_once: Callable, factory, max_examples: int, tol: float) -> None:
+    """Run ``check_once(factory, draw, seed, tol)`` on ``max_examples`` hypothesis draws (derandomised:
+    the same examples every run; no shrinking, which costs many checks: the message names the layer)."""
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
 
-    factory = layer_factory(layer)
-
     @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+              phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
     @given(st.data(), st.integers(0, 2**16))
     def run(data, seed):
-        check_layer_once(factory, Draw(lambda lo, hi: data.draw(st.integers(lo, hi))), seed, tol)
+        check_once(factory, Draw(lambda lo, hi: data.draw(st.integers(lo, hi))), seed, tol)
 
     run()
+
+
+def check_layer(layer: str | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
+    """``check_layer_once`` on ``max_examples`` layers built from sizes drawn with hypothesis.
+
+    ``layer``: a name in ``LAYER_TYPES`` (its registered or default factory) or a factory.
+    """
+    _over_draws(check_layer_once, layer_factory(layer), max_examples, tol)
 
 
 def check_loss_once(factory: Callable[[], object], draw: Draw, seed: int = 0, tol: float = TOL) -> None:
@@ -274,19 +281,11 @@ def check_loss_once(factory: Callable[[], object], draw: Draw, seed: int = 0, to
 
 
 def check_loss(loss, *, max_examples: int = 5, tol: float = TOL) -> None:
-    """Run ``check_loss_once`` over ``max_examples`` batch and class counts drawn with hypothesis."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
+    """``check_loss_once`` on ``max_examples`` batch and class counts drawn with hypothesis.
 
-    factory = loss_factory(loss)
-
-    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(st.data(), st.integers(0, 2**16))
-    def run(data, seed):
-        check_loss_once(factory, Draw(lambda lo, hi: data.draw(st.integers(lo, hi))), seed, tol)
-
-    run()
+    ``loss``: a name in ``LOSSES``, a loss instance, or a class / factory building one.
+    """
+    _over_draws(check_loss_once, loss_factory(loss), max_examples, tol)
 
 
 # ---------------------------------------------------------------------------------------------
