@@ -13,6 +13,7 @@ from handgrad.gradcheck import check_model
 from handgrad.losses import LOSSES, CrossEntropy
 from handgrad.models import Model
 from handgrad.nn import LAYER_TYPES, Dense, ReLU
+from handgrad.nn.conv import IMPLS
 
 
 @pytest.mark.parametrize("name", sorted(LAYER_TYPES))
@@ -23,6 +24,11 @@ def test_layer_conforms(name):
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_loss_conforms(name):
     testing.check_loss(name, max_examples=4)
+
+
+def test_a_layer_class_is_accepted():
+    testing.check_layer(ReLU, max_examples=2)
+    testing.check_layer(Dense, max_examples=2)  # the registered factory of its LAYER_TYPES name
 
 
 def test_every_layer_can_be_built_for_the_checks():
@@ -131,6 +137,7 @@ def test_gradcheck_all_prints_every_layer_and_loss():
     assert r.exit_code == 0, r.output
     components = {line.split()[0] for line in r.stdout.splitlines()[1:-1]}
     assert set(LAYER_TYPES) <= components
+    assert all(f"Conv1D {impl} " in r.stdout for impl in IMPLS)  # each implementation's own backward
     assert all(f"loss {n}" in r.stdout for n in LOSSES)
     assert "complex" in r.stdout and "PASSED" in r.stdout.splitlines()[-1]
     assert r.stdout.splitlines()[0].split()[-2:] == ["method", "kinks"]

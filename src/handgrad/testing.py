@@ -31,6 +31,7 @@ Forward passes must also run in complex128 for the reference (see ``handgrad.gra
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -74,9 +75,14 @@ class Draw:
 
 
 def rng_draw(seed: int = 0) -> Draw:
-    """Sizes drawn from a seeded Generator (``gradcheck --all``, no hypothesis needed)."""
+    """Sizes drawn from a seeded Generator (no hypothesis needed)."""
     rng = np.random.default_rng(seed)
     return Draw(lambda lo, hi: rng.integers(lo, hi + 1))
+
+
+def middle_draw() -> Draw:
+    """The middle of every range (``gradcheck --all``: fixed, and neither the smallest nor trivial)."""
+    return Draw(lambda lo, hi: (lo + hi + 1) // 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,27 +106,33 @@ def register_loss(name: str, factory: Callable[[], object]) -> None:
     LOSS_FACTORIES[name] = factory
 
 
-def layer_factory(layer: str | Factory) -> Factory:
-    """The registered factory of a layer name, a default one, or ``layer`` itself if callable."""
-    if callable(layer):
+def layer_factory(layer: str | type[Layer] | Factory) -> Factory:
+    """The factory for a layer name in ``LAYER_TYPES`` or a layer class (its registered factory, else
+    a default one), or ``layer`` itself when it is a factory."""
+    if isinstance(layer, str):
+        cls, name = LAYER_TYPES[layer], layer
+    elif isinstance(layer, type) and issubclass(layer, Layer):
+        cls, name = layer, next((n for n, c in LAYER_TYPES.items() if c is layer), layer.__name__)
+    else:
         return layer
-    if layer in LAYER_FACTORIES:
-        return LAYER_FACTORIES[layer]
-    cls = LAYER_TYPES[layer]
+    return LAYER_FACTORIES.get(name) or _default_factory(cls, name)
 
+
+def _default_factory(cls: type[Layer], name: str) -> Factory:
+    """``cls()`` on an (N, d) float batch: enough for layers without constructor arguments."""
     def default(draw: Draw, rng: np.random.Generator):
         try:
             lay = cls()
         except TypeError as e:
-            raise TypeError(f"{layer} needs constructor arguments: register a factory with "
-                            f"@handgrad.testing.register_layer({layer!r}) ({e})") from None
+            raise TypeError(f"{name} needs constructor arguments: register a factory with "
+                            f"@handgrad.testing.register_layer({name!r}) ({e})") from None
         return lay, rng.standard_normal((draw(1, 4), draw(1, 6)))
     return default
 
 
 @register_layer("Dense")
 def _dense(draw: Draw, rng: np.random.Generator):
-    n, d_in, d_out, bias = draw(1, 4), draw(1, 6), draw(1, 5), draw.choice([True, False])
+    n, d_in, d_out, bias = draw(1, 4), draw(1, 6), draw(1, 5), draw.choice([False, True])
     return Dense(d_in, d_out, init="xavier", bias=bias, rng=rng), rng.standard_normal((n, d_in))
 
 
@@ -131,10 +143,12 @@ def _dropout(draw: Draw, rng: np.random.Generator):
 
 
 @register_layer("Conv1D")
-def _conv1d(draw: Draw, rng: np.random.Generator):
+def _conv1d(draw: Draw, rng: np.random.Generator, impl: str | None = None, indices: bool | None = None):
     C, n_len, nf, padding, n = draw(1, 4), draw(1, 6), draw(1, 4), draw(0, 2), draw(1, 3)
     k = draw(1, min(4, n_len + 2 * padding))
-    impl, bias, indices = draw.choice(IMPLS), draw.choice([False, True]), draw.choice([False, True])
+    impl = draw.choice(IMPLS) if impl is None else impl
+    bias = draw.choice([False, True])
+    indices = draw.choice([False, True]) if indices is None else indices
     layer = Conv1D(C, n_len, k, nf, impl=impl, padding=padding, bias=bias, sparse_input=indices, rng=rng)
     if bias:  # non-zero biases keep zero-padded positions off the ReLU kink of a following layer
         layer.params["b"] = rng.normal(0.0, 0.5, nf).astype(np.float32)
@@ -142,6 +156,15 @@ def _conv1d(draw: Draw, rng: np.random.Generator):
         layer.needs_input_grad = False
         return layer, rng.integers(-1, C, (n, n_len))
     return layer, rng.standard_normal((n, n_len * C))
+
+
+#: ``gradcheck --all`` rows per variant of a layer whose variants have their own backward code
+VARIANTS: dict[str, dict[str, Factory]] = {
+    # dense input (with dx), and index input as a first layer (impls a/ab then use their sparse cache)
+    "Conv1D": {**{f"Conv1D {impl}": functools.partial(_conv1d, impl=impl, indices=False) for impl in IMPLS},
+               **{f"Conv1D {impl}, indices": functools.partial(_conv1d, impl=impl, indices=True)
+                  for impl in ("a", "ab", "fast")}},
+}
 
 
 def loss_factory(loss) -> Callable[[], object]:
@@ -169,6 +192,8 @@ def check_layer_once(factory: Factory, draw: Draw, seed: int = 0, tol: float = T
     layer, x = factory(draw, np.random.default_rng(seed))
     what = repr(layer)
     integer = np.issubdtype(x.dtype, np.integer)
+    if not set(layer.regularized) <= set(layer.params):  # Model adds lam*||p||^2 for these names
+        _fail(what, f"regularized names {layer.regularized} that are not parameters {tuple(layer.params)}")
     # 1. gradients against the reference, evaluation and training mode
     for train in (False, True):
         bad = _bad(check_layer_grads(layer, x, train=train, seed=seed), tol)
@@ -241,10 +266,11 @@ def _over_draws(check_once: Callable, factory, max_examples: int, tol: float) ->
     run()
 
 
-def check_layer(layer: str | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
+def check_layer(layer: str | type[Layer] | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
     """``check_layer_once`` on ``max_examples`` layers built from sizes drawn with hypothesis.
 
-    ``layer``: a name in ``LAYER_TYPES`` (its registered or default factory) or a factory.
+    ``layer``: a name in ``LAYER_TYPES`` or a layer class (its registered or default factory), or a
+    factory ``f(draw, rng) -> (layer, x)``.
     """
     _over_draws(check_layer_once, layer_factory(layer), max_examples, tol)
 
@@ -301,10 +327,11 @@ def check_all(seed: int = 0, lam: float = 0.5) -> list[dict]:
                    for r in rows)
 
     for name in sorted(LAYER_TYPES):
-        layer, x = layer_factory(name)(rng_draw(seed), np.random.default_rng(seed))
-        add(name, check_layer_grads(layer, x, seed=seed))
-        if isinstance(getattr(layer, "rng", None), np.random.Generator):
-            add(f"{name} (train)", check_layer_grads(layer, x, train=True, seed=seed))
+        for label, factory in VARIANTS.get(name, {name: layer_factory(name)}).items():
+            layer, x = factory(middle_draw(), np.random.default_rng(seed))
+            add(label, check_layer_grads(layer, x, seed=seed))
+            if isinstance(getattr(layer, "rng", None), np.random.Generator):
+                add(f"{label} (train)", check_layer_grads(layer, x, train=True, seed=seed))
     rng = np.random.default_rng(seed)
     for name in sorted(LOSSES):
         loss = loss_factory(name)()
