@@ -25,7 +25,9 @@ here, one decorator line above a function that builds the layer and an input bat
         return Embedding(V, D, rng=rng), rng.integers(0, V, (n, T))
 
 A new loss in ``LOSSES`` joins with no line when ``Cls()`` builds it (else ``register_loss``).
-Forward passes must also run in complex128 for the reference (see ``handgrad.gradcheck``).
+Forward passes must also run in complex128 for the reference (see ``handgrad.gradcheck``). A layer
+with several code paths (Conv1D's implementations) may list them in ``VARIANTS`` so that
+``gradcheck --all`` shows a row group for each.
 """
 
 from __future__ import annotations
