@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fakes import make_fake_surnames
 from handgrad.cli import app
 from handgrad.config import load_config
 
@@ -18,22 +19,10 @@ IDS = [f"{p.parent.name}/{p.stem}" for p in CONFIGS]
 runner = CliRunner()
 
 
-def _write_surnames(root: Path) -> None:
-    """A small course-format surnames folder: 4 languages, 12 names each, 2 validation names each."""
-    stems = ["ivanovich", "petrovsk", "sokolovsk", "garciamar", "lopezdela", "ruizsanta", "kellyhann",
-             "murphydon", "brienmaco", "kimsoonja", "parkjiwoo", "leeminhoo"]
-    ends = ["ov", "ez", "ane", "o"]
-    lines = [f"{s.title()}{e} {y + 1}" for y, e in enumerate(ends) for s in stems]
-    (root / "ascii_names.txt").write_text("\n".join(lines) + "\n")
-    (root / "category_labels.txt").write_text("".join(f"{i} L{i}\n" for i in range(1, 5)))
-    (root / "Validation_Inds.txt").write_text(" ".join(str(12 * y + i) for y in range(4) for i in (1, 2)) + "\n")
-
-
 @pytest.fixture
 def fake_data(fake_cifar_with):
     root = fake_cifar_with(60)
-    (root / "surnames").mkdir()
-    _write_surnames(root / "surnames")
+    make_fake_surnames(root)
     return root
 
 
