@@ -35,9 +35,20 @@ def test_gradcheck_passes_and_prints_json(fake_cifar, tmp_path):
         assert {c["batch_size"] for c in res["cases"]} == {1, 60}  # 100 capped by the 60 fake images
 
 
-def test_gradcheck_fails_with_forward_differences_and_tight_tolerance(fake_cifar, tmp_path):
-    r = runner.invoke(app, ["gradcheck", str(_config(tmp_path)), "--set", "gradcheck.method=forward",
-                            "--tol", "1e-9"])
+def test_gradcheck_shows_the_course_method_and_the_complex_step_decides(fake_cifar, tmp_path):
+    r = runner.invoke(app, ["gradcheck", str(_config(tmp_path)), "--set", "gradcheck.method=forward", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert all(c["method"] == "forward" and c["h"] == 1e-5 for c in res["cases"])
+    # ComputeGradsNum's O(h) error shows in the table; the verdict is the complex step's
+    assert max(c["max_rel"] for c in res["cases"]) > 1e-9 > max(c["reference"]["max_rel"] for c in res["cases"])
+    r = runner.invoke(app, ["gradcheck", str(_config(tmp_path)), "--set", "gradcheck.method=forward"])
+    assert "table: forward differences (ComputeGradsNum), h=1e-05" in r.output
+    assert "verdict: complex step, h=1e-20: PASSED" in r.output
+
+
+def test_gradcheck_fails_above_a_tight_tolerance(fake_cifar, tmp_path):
+    r = runner.invoke(app, ["gradcheck", str(_config(tmp_path)), "--tol", "1e-30"])
     assert r.exit_code == 1
     assert "above tolerance" in r.output and "FAILED" in r.output
 

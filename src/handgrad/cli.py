@@ -109,27 +109,32 @@ def train(config: ConfigArg, set_: SetOpt = None,
 
 @app.command()
 @friendly
-def gradcheck(config: ConfigArg, set_: SetOpt = None,
+def gradcheck(config: Annotated[Optional[Path], typer.Argument(help="experiment config (TOML)")] = None,
+              set_: SetOpt = None,
+              all_: Annotated[bool, typer.Option("--all", help="check every layer and loss of the package")] = False,
               json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
               tol: Annotated[Optional[float], typer.Option(help="fail above this relative error")] = None) -> None:
-    """Compare analytic gradients with finite differences; exit 1 above the tolerance."""
+    """Compare analytic gradients with a complex-step reference; exit 1 above the tolerance."""
     from handgrad import experiment
+    from handgrad import gradcheck as gc
 
-    cfg = _load(config, set_)
-    cases = experiment.gradcheck_cases(cfg)
-    tol = tol if tol is not None else cfg.gradcheck.tol
-    ok = all(c["max_rel"] <= tol for c in cases)
-    if json_:
-        typer.echo(json.dumps({"tolerance": tol, "passed": ok, "cases": cases}, indent=2))
+    if all_ == (config is not None):
+        raise HandgradError("give a config, or --all (every layer and loss of the package)")
+    if all_:
+        from handgrad import testing
+
+        tol = tol if tol is not None else 1e-6
+        rows = testing.check_all()
+        ok = all(r["max_rel"] <= tol for r in rows)
+        typer.echo(json.dumps({"tolerance": tol, "passed": ok, "rows": rows}, indent=2) if json_
+                   else testing.format_all(rows, tol))
     else:
-        typer.echo(f"{'batch':>5} {'lambda':>7} {'dims':>5} {'param':>8} {'max abs diff':>13} {'max rel diff':>13}")
-        for c in cases:
-            for r in c["rows"]:
-                flag = "" if r["max_rel"] <= tol else "  <-- above tolerance"
-                typer.echo(f"{c['batch_size']:>5} {c['lambda']:>7g} {c['n_dims']:>5} {r['param']:>8} "
-                           f"{r['max_abs']:>13.2e} {r['max_rel']:>13.2e}{flag}")
-        typer.echo(f"{cfg.gradcheck.method} differences, h={cfg.gradcheck.h:g}: "
-                   f"{'PASSED' if ok else 'FAILED'} (tolerance {tol:g})")
+        cfg = _load(config, set_)
+        cases = experiment.gradcheck_cases(cfg)
+        tol = tol if tol is not None else cfg.gradcheck.tol
+        ok = gc.passed(cases, tol)
+        typer.echo(json.dumps({"tolerance": tol, "passed": ok, "cases": cases}, indent=2) if json_
+                   else gc.format_cases(cases, tol))
     if not ok:
         raise typer.Exit(1)
 

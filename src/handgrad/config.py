@@ -105,8 +105,11 @@ class GradcheckConfig(_Strict):
     batch_sizes: list[int] = Field(default_factory=lambda: [1, 100])
     #: lambdas to check; the [train] lambda is always added
     lambdas: list[float] = Field(default_factory=lambda: [0.0, 1.0])
-    method: Literal["centred", "forward"] = "centred"
-    h: float = Field(1e-5, gt=0)
+    #: what the table shows: complex (the reference, exact to rounding), or the course's centred
+    #: (ComputeGradsNumSlow) / forward (ComputeGradsNum); the verdict always comes from complex
+    method: Literal["complex", "centred", "forward"] = "complex"
+    #: step of ``method`` (default 1e-20 for complex, 1e-5 for the differences)
+    h: float | None = Field(None, gt=0)
     eps: float = Field(1e-6, gt=0)
     tol: float = Field(1e-6, gt=0)
     #: hidden sizes / convs for the check's smaller network (default: the model's own)

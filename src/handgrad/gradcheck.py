@@ -1,22 +1,43 @@
-"""Numerical gradients by finite differences, and the tables that compare them with backward.
+"""Gradient checks: a reference gradient accurate to rounding, kink crossings, and the tables.
 
-The course's two methods: ``forward`` is ComputeGradsNum, (J(theta+h) - J(theta))/h, fast but
-O(h) accurate; ``centred`` is ComputeGradsNumSlow, (J(theta+h) - J(theta-h))/(2h), O(h^2).
-Run in float64: in float32 rounding error swamps the differences. ``f`` may return an array of
-terms that sum to the cost: differences are then taken term by term and summed exactly
-(math.fsum), so terms the perturbation leaves alone cancel exactly instead of adding rounding
-noise of the size of the whole cost.
+Methods (``method``); the verdict always comes from ``complex``:
+
+- ``complex`` (the reference): the complex-step derivative Im f(x + ih)/h with h = 1e-20. The forward
+  pass runs in complex128 with the perturbation in the imaginary part, so nothing is subtracted: the
+  derivative is exact to rounding (relative error ~1e-16 of the derivative itself, whatever its size),
+  where a finite difference loses everything below ulp(J)/h of the cost. That is why the course's
+  methods cry wolf on entries whose true value is tiny (the data term and 2 lambda W nearly cancel).
+  It needs forward passes that are analytic in their inputs: branches (ReLU, hinge, max) decided on
+  the real part, L2 as sum(W*W) (never |W|^2 or vdot, which conjugate), no abs.
+- ``centred``: the course's ComputeGradsNumSlow, (J(x+h) - J(x-h))/(2h), O(h^2).
+- ``forward``: the course's ComputeGradsNum, (J(x+h) - J(x))/h, O(h).
+
+The finite differences take ``f``'s terms (an array summing to the cost) term by term and sum them
+exactly (math.fsum), so terms the perturbation leaves alone cancel exactly.
+
+Kinks: layers and losses that are not differentiable everywhere expose the inputs whose sign selects
+their branch (``Layer.kink_inputs()``, ``loss.kink_inputs(scores, y)``: ReLU's input, the hinge's
+margins). An entry whose perturbation crosses a kink (for differences: a branch differs between x-h,
+x and x+h; for the complex step: a kink input sits exactly at 0 and the perturbation moves it) is
+a kink crossing, not an error: counted in the tables and left out of the maxima and the verdict.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-METHODS = ("centred", "forward")
+METHODS = ("complex", "centred", "forward")
+#: the method whose result is the verdict
+REFERENCE = "complex"
+#: default step per method: tiny for the complex step (no cancellation), the course's 1e-5 otherwise
+DEFAULT_H = {"complex": 1e-20, "centred": 1e-5, "forward": 1e-5}
+
+Kinks = Callable[[], list]
 
 
 def relative_error(ga: np.ndarray, gn: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -28,36 +49,109 @@ def _diff(a, b) -> float:
     return math.fsum(np.ravel(np.asarray(a, dtype=np.float64) - b))
 
 
-def numerical_gradient(f: Callable[[], float | np.ndarray], x: np.ndarray, h: float = 1e-5,
-                       method: str = "centred") -> np.ndarray:
-    """Gradient of ``sum(f())`` with respect to the array ``x``, which f reads.
+def _branches(kinks: Kinks | None) -> np.ndarray:
+    """Which side of its kink every kink input of the last evaluation is on."""
+    parts = [np.ravel(np.real(k) > 0) for k in kinks()] if kinks else []
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
 
-    Each entry of ``x`` is perturbed in place and restored, one at a time.
+
+def _at_kink(kinks: Kinks | None) -> bool:
+    """Complex step: a kink input exactly at its kink that the perturbation moves (imaginary part)."""
+    return bool(kinks) and any(np.any((np.real(k) == 0) & (np.imag(k) != 0)) for k in kinks())
+
+
+def reference_gradient(f: Callable[[], np.ndarray], x: np.ndarray, h: float | None = None,
+                       method: str = REFERENCE, kinks: Kinks | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(gradient of sum(f()) with respect to the array ``x`` which f reads, kink-crossing mask).
+
+    Each entry of ``x`` is perturbed in place and restored, one at a time. For ``complex`` x must be
+    complex128 (f then returns complex terms). ``kinks()``, read after each f(), lists the kink inputs.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    grad = np.zeros_like(x, dtype=np.float64)
-    f0 = f() if method == "forward" else None
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    for _ in it:
-        i = it.multi_index
+    if method == "complex" and x.dtype != np.complex128:
+        raise ValueError("the complex step perturbs complex128 arrays: cast the model/layer first")
+    h = DEFAULT_H[method] if h is None else h
+    grad = np.zeros(x.shape, dtype=np.float64)
+    crossed = np.zeros(x.shape, dtype=bool)
+    if method != "complex":
+        f0 = f()
+        base = _branches(kinks)
+    for i in np.ndindex(x.shape):
         old = x[i]
-        x[i] = old + h
-        fp = f()
-        if method == "centred":
-            x[i] = old - h
-            grad[i] = _diff(fp, f()) / (2 * h)
+        if method == "complex":
+            x[i] = old + 1j * h
+            grad[i] = math.fsum(np.ravel(np.imag(f()))) / h
+            crossed[i] = _at_kink(kinks)
         else:
-            grad[i] = _diff(fp, f0) / h
+            x[i] = old + h
+            fp = f()
+            moved = np.any(_branches(kinks) != base)
+            if method == "centred":
+                x[i] = old - h
+                grad[i] = _diff(fp, f()) / (2 * h)
+                moved = moved or np.any(_branches(kinks) != base)
+            else:
+                grad[i] = _diff(fp, f0) / h
+            crossed[i] = moved
         x[i] = old
-    return grad
+    return grad, crossed
 
 
-def model_numerical_grads(model, X: np.ndarray, y: np.ndarray, h: float = 1e-5,
-                          method: str = "centred") -> dict[str, np.ndarray]:
-    """Numerical gradient of the model's cost (loss + L2) for every parameter, by name."""
-    return {name: numerical_gradient(lambda: model.cost_terms(X, y), layer.params[k], h, method)
-            for name, layer, k in model.named_params()}
+def numerical_gradient(f: Callable[[], float | np.ndarray], x: np.ndarray, h: float = 1e-5,
+                       method: str = "centred") -> np.ndarray:
+    """Finite-difference gradient of ``sum(f())`` with respect to ``x`` (the course's methods)."""
+    return reference_gradient(f, x, h, method)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows of the tables
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One line of the seeds' tables 1 and 2, plus the kink crossings left out of it."""
+
+    param: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float
+    kinks: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        return d
+
+
+def compare(name: str, ga: np.ndarray, gn: np.ndarray, crossed: np.ndarray, eps: float = 1e-6) -> Row:
+    """Max absolute and relative difference over the entries that crossed no kink."""
+    ok = ~crossed
+    d = np.abs(ga - gn)[ok]
+    r = relative_error(ga, gn, eps)[ok]
+    return Row(name, tuple(np.shape(ga)), float(d.max(initial=0.0)), float(r.max(initial=0.0)),
+               int(crossed.sum()))
+
+
+def _as_reference(obj, method: str):
+    """The object the numerical gradient perturbs: a complex128 copy for the complex step."""
+    return copy.deepcopy(obj).astype(np.complex128) if method == "complex" else obj
+
+
+# ---------------------------------------------------------------------------------------------
+# Models (loss + L2)
+# ---------------------------------------------------------------------------------------------
+def model_numerical_grads(model, X: np.ndarray, y: np.ndarray, h: float | None = None,
+                          method: str = REFERENCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(reference gradient, kink mask) of the model's cost (loss + L2) for every parameter, by name."""
+    m = _as_reference(model, method)
+    box: list = []
+
+    def f():
+        box.clear()
+        return m.cost_terms(X, y, kinks=box)
+
+    return {name: reference_gradient(f, layer.params[k], h, method, lambda: box)
+            for name, layer, k in m.named_params()}
 
 
 def model_analytic_grads(model, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
@@ -66,25 +160,124 @@ def model_analytic_grads(model, X: np.ndarray, y: np.ndarray) -> dict[str, np.nd
     return {name: layer.grads[k].copy() for name, layer, k in model.named_params()}
 
 
-@dataclass
-class Row:
-    """One line of the seeds' tables 1 and 2."""
-
-    param: str
-    shape: tuple[int, ...]
-    max_abs: float
-    max_rel: float
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["shape"] = list(self.shape)
-        return d
-
-
-def check_model(model, X: np.ndarray, y: np.ndarray, h: float = 1e-5, method: str = "centred",
+def check_model(model, X: np.ndarray, y: np.ndarray, h: float | None = None, method: str = REFERENCE,
                 eps: float = 1e-6) -> list[Row]:
-    """Compare analytic and numerical gradients of every parameter of ``model`` on (X, y)."""
+    """Compare analytic and numerical gradients of every parameter of a float64 ``model`` on (X, y)."""
     ga = model_analytic_grads(model, X, y)
     gn = model_numerical_grads(model, X, y, h, method)
-    return [Row(name, ga[name].shape, float(np.max(np.abs(ga[name] - gn[name]))),
-                float(np.max(relative_error(ga[name], gn[name], eps)))) for name in ga]
+    return [compare(name, ga[name], *gn[name], eps) for name in ga]
+
+
+def check_case(model, X: np.ndarray, y: np.ndarray, *, method: str = REFERENCE, h: float | None = None,
+               eps: float = 1e-6) -> dict:
+    """One case of ``handgrad gradcheck``: ``method``'s rows (as the reports print them) and the
+    reference's (the verdict; the same rows when ``method`` is the reference)."""
+    rows = check_model(model, X, y, h, method, eps)
+    ref = rows if method == REFERENCE else check_model(model, X, y, None, REFERENCE, eps)
+    return {"method": method, "h": DEFAULT_H[method] if h is None else h,
+            "rows": [r.to_dict() for r in rows], "max_rel": max(r.max_rel for r in rows),
+            "kinks": sum(r.kinks for r in rows),
+            "reference": {"method": REFERENCE, "h": DEFAULT_H[REFERENCE], "rows": [r.to_dict() for r in ref],
+                          "max_rel": max(r.max_rel for r in ref), "kinks": sum(r.kinks for r in ref)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# One layer, one loss
+# ---------------------------------------------------------------------------------------------
+def _fixed_rng(layer) -> Callable[[object], None]:
+    """Layers that draw random numbers (Dropout) keep their Generator in ``rng``: give every forward
+    pass of the check the same stream, so train-mode masks repeat."""
+    rng = getattr(layer, "rng", None)
+    if not isinstance(rng, np.random.Generator):
+        return lambda obj: None
+    state = copy.deepcopy(rng)
+    return lambda obj: setattr(obj, "rng", copy.deepcopy(state))
+
+
+def layer_grads(layer, x: np.ndarray, dy: np.ndarray, train: bool = False) -> tuple[dict, np.ndarray | None]:
+    """(grads, dx) of ``layer`` after forward(x) and backward(dy), as copies."""
+    layer.forward(x, train=train)
+    dx = layer.backward(dy)
+    return {k: v.copy() for k, v in layer.grads.items()}, None if dx is None else np.array(dx)
+
+
+def check_layer_grads(layer, x: np.ndarray, *, train: bool = False, method: str = REFERENCE,
+                      h: float | None = None, eps: float = 1e-6, seed: int = 0) -> list[Row]:
+    """Backward of a layer against the numerical gradient of J = sum(forward(x) * R), R fixed random,
+    for every parameter and for dx (float input and ``needs_input_grad``). The layer is not changed."""
+    reset = _fixed_rng(layer)
+    lay = copy.deepcopy(layer).astype(np.float64)
+    integer = np.issubdtype(x.dtype, np.integer)
+    x64 = x if integer else np.asarray(x, dtype=np.float64)
+    reset(lay)
+    R = np.random.default_rng(seed).standard_normal(np.shape(lay.forward(x64, train=train)))
+    reset(lay)
+    ga, dx = layer_grads(lay, x64, R, train)
+    ref = _as_reference(lay, method)
+    xr = x64 if integer else (x64.astype(np.complex128) if method == "complex" else x64.copy())
+
+    def f():
+        reset(ref)
+        return (ref.forward(xr, train=train) * R).ravel()
+
+    def kinks():
+        k = ref.kink_inputs()
+        return [] if k is None else [k]
+
+    rows = [compare(k, ga[k], *reference_gradient(f, ref.params[k], h, method, kinks), eps) for k in ga]
+    if dx is not None and not integer:
+        rows.append(compare("dx", dx, *reference_gradient(f, xr, h, method, kinks), eps))
+    return rows
+
+
+def check_loss_grads(loss, scores: np.ndarray, y: np.ndarray, *, method: str = REFERENCE,
+                     h: float | None = None, eps: float = 1e-6) -> list[Row]:
+    """The loss's dscores against the numerical gradient of its terms (float64)."""
+    s = np.asarray(scores, dtype=np.float64)
+    _, ds = loss(s.copy(), y)
+    sr = s.astype(np.complex128) if method == "complex" else s.copy()
+    kink_fn = getattr(loss, "kink_inputs", None)
+
+    def kinks():
+        k = kink_fn(sr, y) if kink_fn else None
+        return [] if k is None else [k]
+
+    return [compare("dscores", ds, *reference_gradient(lambda: loss.terms(sr, y), sr, h, method, kinks), eps)]
+
+
+def passed(cases: list[dict], tol: float) -> bool:
+    """The verdict: every case's reference (complex-step) error at most ``tol``."""
+    return all(c["reference"]["max_rel"] <= tol for c in cases)
+
+
+_COURSE = {"centred": "ComputeGradsNumSlow", "forward": "ComputeGradsNum"}
+
+
+def describe(method: str, h: float) -> str:
+    """'complex step, h=1e-20' / 'centred differences (ComputeGradsNumSlow), h=1e-05'."""
+    name = "complex step" if method == "complex" else f"{method} differences ({_COURSE[method]})"
+    return f"{name}, h={h:g}"
+
+
+def format_cases(cases: list[dict], tol: float) -> str:
+    """The table ``handgrad gradcheck CONFIG`` prints: per case and parameter the shown method's max
+    absolute and relative difference and kink crossings, the reference's when it is another method."""
+    other = cases and cases[0]["method"] != REFERENCE
+    head = f"{'batch':>5} {'lambda':>7} {'dims':>5} {'param':>8} {'max abs diff':>13} {'max rel diff':>13} {'kinks':>5}"
+    lines = [head + (f" {'complex rel':>12} {'kinks':>5}" if other else "")]
+    for c in cases:
+        for r, ref in zip(c["rows"], c["reference"]["rows"]):
+            line = (f"{c['batch_size']:>5} {c['lambda']:>7g} {c['n_dims']:>5} {r['param']:>8} "
+                    f"{r['max_abs']:>13.2e} {r['max_rel']:>13.2e} {r['kinks']:>5}")
+            if other:
+                line += f" {ref['max_rel']:>12.2e} {ref['kinks']:>5}"
+            lines.append(line + ("" if ref["max_rel"] <= tol else "  <-- above tolerance"))
+    if cases:
+        c = cases[0]
+        if other:
+            lines.append(f"table: {describe(c['method'], c['h'])}")
+        ref = c["reference"]
+        n_kinks = sum(x["reference"]["kinks"] for x in cases)
+        lines.append(f"verdict: {describe(ref['method'], ref['h'])}: {'PASSED' if passed(cases, tol) else 'FAILED'} "
+                     f"(tolerance {tol:g}; {n_kinks} kink crossings skipped)")
+    return "\n".join(lines)

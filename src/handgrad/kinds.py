@@ -94,8 +94,9 @@ def _convnet_prepare(model: Model, cfg, X_train) -> None:
 
 def _convnet_gradcheck(model: Model, cfg, rng: np.random.Generator) -> None:
     if cfg.model.bias:
-        # zero biases put every empty (zero-padded) position exactly on the ReLU kink, where
-        # centred differences see half a slope: check at small random biases instead
+        # zero biases put every empty (zero-padded) position exactly on the ReLU kink, where the
+        # derivative is not defined (the check would skip those entries as kink crossings): check at
+        # small random biases instead
         for _, layer, k in model.named_params():
             if k == "b":
                 layer.params[k] = rng.normal(0.0, 0.1, layer.params[k].shape)

@@ -30,6 +30,15 @@ def sigmoid(s: np.ndarray) -> np.ndarray:
     return out
 
 
+def softplus(s: np.ndarray) -> np.ndarray:
+    """log(1 + e^s) without overflow, analytic (complex input too: no abs, no logaddexp).
+
+    max(s, 0) + log1p(e^-|s|), with |s| written as s * sign(Re s) so a complex step passes through.
+    """
+    pos = s.real > 0
+    return s * pos + np.log1p(np.exp(-s * np.where(pos, 1.0, -1.0)))
+
+
 def _check(scores: np.ndarray, y: np.ndarray) -> tuple[int, int]:
     n, k = scores.shape
     if y.shape != (n,):
@@ -55,9 +64,9 @@ class CrossEntropy:
         return loss, p
 
     def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-example contributions l_i / N whose sum is the loss (for gradient checks)."""
+        """Per-example contributions l_i / N whose sum is the loss (for gradient checks; complex too)."""
         n = len(y)
-        mx = scores.max(axis=1)
+        mx = scores.real.max(axis=1)
         lse = np.log(np.exp(scores - mx[:, None]).sum(axis=1)) + mx
         return (lse - scores[np.arange(n), y]) / n
 
@@ -94,9 +103,17 @@ class MultiClassHinge:
         """
         n = len(y)
         diff = scores - scores[np.arange(n), y][:, None]
-        active = diff + self.margin > 0
+        active = diff.real + self.margin > 0  # the real part: complex-step checks too
         active[np.arange(n), y] = False
         return np.concatenate([np.where(active, diff, 0.0).ravel(), active.ravel() * self.margin]) / n
+
+    def kink_inputs(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The margins s_j - s_y + margin, j != y: the loss has a kink where one is 0."""
+        n = len(y)
+        m = scores - scores[np.arange(n), y][:, None] + self.margin
+        keep = np.ones(m.shape, dtype=bool)
+        keep[np.arange(n), y] = False
+        return m[keep]
 
     def probs(self, scores: np.ndarray) -> None:
         return None  # hinge scores have no probabilistic reading
@@ -126,7 +143,7 @@ class MultiBCE:
     def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per-output contributions -log p_k or -log(1 - p_k), over N*K; their sum is the loss."""
         n, k = scores.shape
-        t = np.logaddexp(0.0, scores)
+        t = softplus(scores)
         t[np.arange(n), y] -= scores[np.arange(n), y]
         return t / (n * k)
 

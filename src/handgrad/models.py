@@ -63,14 +63,22 @@ class Model:
         loss, _ = self.loss(self.forward(X, train=False), y)
         return loss + self.lam * self.l2()
 
-    def cost_terms(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def cost_terms(self, X: np.ndarray, y: np.ndarray, kinks: list | None = None) -> np.ndarray:
         """The cost split into small terms (loss terms, then lam * W_ij^2) that sum to ``cost``.
 
         Finite differences of the terms, summed exactly, lose far less to rounding than a
-        difference of two totals: the gradient check relies on it.
+        difference of two totals: the gradient check relies on it. Works in complex128 too (the
+        complex-step check: W*W, not |W|^2). ``kinks``: a list to append the kink inputs of every
+        layer and of the loss to (see ``Layer.kink_inputs``).
         """
-        parts = [self.loss.terms(self.forward(X, train=False), y).ravel()]
+        s = self.forward(X, train=False)
+        parts = [self.loss.terms(s, y).ravel()]
         parts += [self.lam * np.square(l.params[k]).ravel() for l in self.layers for k in l.regularized]
+        if kinks is not None:
+            kinks += [k for k in (l.kink_inputs() for l in self.layers) if k is not None]
+            k = getattr(self.loss, "kink_inputs", lambda s, y: None)(s, y)
+            if k is not None:
+                kinks.append(k)
         return np.concatenate(parts)
 
     # -- evaluation ----------------------------------------------------------------------

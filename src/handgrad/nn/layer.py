@@ -31,8 +31,14 @@ class Layer:
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         raise NotImplementedError
 
+    def kink_inputs(self) -> np.ndarray | None:
+        """The inputs of the last forward pass whose sign selects a branch (ReLU: its input), or None
+        for a layer that is smooth. The gradient check tells kink crossings from errors with them."""
+        return None
+
     def astype(self, dtype: np.dtype) -> "Layer":
-        """Cast parameters in place to ``dtype`` (float32 for training, float64 for checks)."""
+        """Cast parameters in place to ``dtype`` (float32 for training, float64 for checks, complex128
+        for the complex-step reference: forward passes must then be analytic, see gradcheck.py)."""
         for k, v in self.params.items():
             self.params[k] = v.astype(dtype, copy=False)
         self.grads = {}
