@@ -54,15 +54,15 @@ def numerical_gradient(f: Callable[[], float | np.ndarray], x: np.ndarray, h: fl
 
 
 def model_numerical_grads(model, X: np.ndarray, y: np.ndarray, h: float = 1e-5,
-                          method: str = "centred") -> dict[str, np.ndarray]:
+                          method: str = "centred", train: bool = False) -> dict[str, np.ndarray]:
     """Numerical gradient of the model's cost (loss + L2) for every parameter, by name."""
-    return {name: numerical_gradient(lambda: model.cost_terms(X, y), layer.params[k], h, method)
+    return {name: numerical_gradient(lambda: model.cost_terms(X, y, train=train), layer.params[k], h, method)
             for name, layer, k in model.named_params()}
 
 
-def model_analytic_grads(model, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """The backward pass's gradients of the same cost (evaluation mode: no dropout)."""
-    model.loss_and_grads(X, y, train=False)
+def model_analytic_grads(model, X: np.ndarray, y: np.ndarray, train: bool = False) -> dict[str, np.ndarray]:
+    """The backward pass's gradients of the same cost (evaluation mode unless ``train``)."""
+    model.loss_and_grads(X, y, train=train)
     return {name: layer.grads[k].copy() for name, layer, k in model.named_params()}
 
 
@@ -82,9 +82,16 @@ class Row:
 
 
 def check_model(model, X: np.ndarray, y: np.ndarray, h: float = 1e-5, method: str = "centred",
-                eps: float = 1e-6) -> list[Row]:
-    """Compare analytic and numerical gradients of every parameter of ``model`` on (X, y)."""
-    ga = model_analytic_grads(model, X, y)
-    gn = model_numerical_grads(model, X, y, h, method)
+                eps: float = 1e-6, train: bool | None = None) -> list[Row]:
+    """Compare analytic and numerical gradients of every parameter of ``model`` on (X, y).
+
+    ``train``: differentiate the training-mode cost; default: when the model normalises with batch
+    statistics (batch norm), whose training cost is the one backward must get right. The model must
+    then have no dropout (its masks would change between evaluations).
+    """
+    if train is None:
+        train = model.uses_batch_stats
+    ga = model_analytic_grads(model, X, y, train)
+    gn = model_numerical_grads(model, X, y, h, method, train)
     return [Row(name, ga[name].shape, float(np.max(np.abs(ga[name] - gn[name]))),
                 float(np.max(relative_error(ga[name], gn[name], eps)))) for name in ga]
