@@ -260,3 +260,15 @@ def test_model_from_config_round_trip(rng):
     X = rng.standard_normal((3, 6)).astype(np.float32)
     assert np.array_equal(again.scores(X), model.scores(X))
     assert not any(isinstance(l, Dropout) for l in again.layers)
+
+
+def test_sensitivity_search_draws_the_loss_curves_side_by_side(fake_data, tmp_path):
+    res = CliRunner().invoke(app, ["search", str(CONFIGS / "sensitivity.toml"), "--keep-runs", "--out",
+                                   str(tmp_path / "s"), "--set", "data.n_val=20", "--set", "train.n_s=3",
+                                   "--set", "train.n_cycles=1", "--set", "model.hidden=[8]",
+                                   "--set", "train.records_per_cycle=2"])
+    assert res.exit_code == 0, res.output
+    records = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert sorted((r["overrides"]["model.std"], r["overrides"]["model.batch_norm"]) for r in records) == \
+        sorted((s, b) for s in (1e-1, 1e-3, 1e-4) for b in (False, True))
+    assert (tmp_path / "s" / "loss_curves.png").stat().st_size > 10_000
