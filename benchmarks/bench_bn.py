@@ -34,21 +34,14 @@ CONFIG = common.CONFIGS / "bn" / "3layer-bn.toml"
 
 
 def handgrad_run(cfg, data):
-    from handgrad.experiment import fit
-
-    fitted = fit(cfg, data, progress=False)
-    h = fitted.history
-    return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_cost": h.last("train_cost")}
+    return common.fit_summary(cfg, data)
 
 
 def torch_run(cfg, tensors, d: int, K: int):
     import torch
     from torch import nn
 
-    from handgrad.experiment import plan
-
-    tc, mc = cfg.train, cfg.model
-    p = plan(tc, len(tensors[1]), len(tensors[1]))
+    mc = cfg.model
     torch.manual_seed(cfg.seed)
     sizes = [d, *mc.hidden]
     layers: list = []
@@ -65,13 +58,7 @@ def torch_run(cfg, tensors, d: int, K: int):
             m.weight.normal_(0.0, (2.0 / m.in_features) ** 0.5)
             if m.bias is not None:
                 m.bias.zero_()
-    opt = torch.optim.SGD(model.parameters(), lr=tc.eta_min)
-    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=tc.eta_min, max_lr=tc.eta_max, step_size_up=p.n_s,
-                                              mode="triangular", cycle_momentum=False)
-    hist = common.torch_train(model, opt, sched, *tensors, n_updates=p.n_updates, n_batch=tc.n_batch,
-                              record_every=p.record_every, lam=tc.lam, weights=[m.weight for m in linears],
-                              shuffle=tc.sampling == "shuffle")
-    return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_cost": hist[-1]["train_cost"]}
+    return common.torch_cyclical_fit(cfg, model, [m.weight for m in linears], tensors)
 
 
 def main(argv=None) -> int:

@@ -245,3 +245,29 @@ def torch_train(model, optimizer, scheduler, X, y, X_val, y_val, *, n_updates: i
             if step % record_every == 0 or step == n_updates:
                 history.append(record(step))
     return history
+
+
+def torch_cyclical_fit(cfg, model, weights, tensors) -> dict:
+    """Train a torch ``model`` the way handgrad trains ``cfg``: SGD with lr_scheduler.CyclicLR
+    (triangular: handgrad's cyclical schedule), the config's updates, records and sampling, the L2
+    term on ``weights``; returns the final record's numbers as the handgrad side's ``fit_summary``."""
+    import torch
+
+    from handgrad.experiment import plan
+
+    tc = cfg.train
+    p = plan(tc, len(tensors[1]), len(tensors[1]))
+    opt = torch.optim.SGD(model.parameters(), lr=tc.eta_min)
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=tc.eta_min, max_lr=tc.eta_max, step_size_up=p.n_s,
+                                              mode="triangular", cycle_momentum=False)
+    hist = torch_train(model, opt, sched, *tensors, n_updates=p.n_updates, n_batch=tc.n_batch,
+                       record_every=p.record_every, lam=tc.lam, weights=weights, shuffle=tc.sampling == "shuffle")
+    return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_cost": hist[-1]["train_cost"]}
+
+
+def fit_summary(cfg, data) -> dict:
+    """The handgrad side: ``handgrad.experiment.fit`` (the public API); the final record's numbers."""
+    from handgrad.experiment import fit
+
+    h = fit(cfg, data, progress=False).history
+    return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_cost": h.last("train_cost")}
