@@ -272,3 +272,18 @@ def test_sensitivity_search_draws_the_loss_curves_side_by_side(fake_data, tmp_pa
     assert sorted((r["overrides"]["model.std"], r["overrides"]["model.batch_norm"]) for r in records) == \
         sorted((s, b) for s in (1e-1, 1e-3, 1e-4) for b in (False, True))
     assert (tmp_path / "s" / "loss_curves.png").stat().st_size > 10_000
+
+
+def test_bn_family_is_registered_with_shipped_configs():
+    from handgrad import families
+
+    fam = families.get("bn")
+    names = families.names()
+    assert names.index("mlp") < names.index("bn")
+    kinds = {e.kind for e in fam.experiments}
+    assert kinds == {"gradcheck", "run", "search"}
+    for e in fam.experiments:
+        load_config(CONFIGS.parent / e.config)  # every experiment's config exists and validates
+    gc = [load_config(CONFIGS.parent / e.config).gradcheck.hidden for e in fam.experiments if e.kind == "gradcheck"]
+    assert sorted(len(h) + 1 for h in gc) == [2, 3, 4]  # 2-, 3- and 4-layer nets
+    assert next(e for e in fam.experiments if e.id == "bn-sensitivity").extra("keep_runs")
