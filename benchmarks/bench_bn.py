@@ -38,27 +38,8 @@ def handgrad_run(cfg, data):
 
 
 def torch_run(cfg, tensors, d: int, K: int):
-    import torch
-    from torch import nn
-
-    mc = cfg.model
-    torch.manual_seed(cfg.seed)
-    sizes = [d, *mc.hidden]
-    layers: list = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b, bias=not mc.batch_norm)]
-        if mc.batch_norm:
-            layers.append(nn.BatchNorm1d(b, eps=mc.bn_eps, momentum=1.0 - mc.bn_alpha))
-        layers.append(nn.ReLU())
-    layers.append(nn.Linear(sizes[-1], K))
-    model = nn.Sequential(*layers)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    with torch.no_grad():  # He initialisation N(0, 2/fan_in), zero biases, as handgrad's 'he'
-        for m in linears:
-            m.weight.normal_(0.0, (2.0 / m.in_features) ** 0.5)
-            if m.bias is not None:
-                m.bias.zero_()
-    return common.torch_cyclical_fit(cfg, model, [m.weight for m in linears], tensors)
+    model, weights = common.torch_mlp(cfg, d, K)
+    return common.torch_cyclical_fit(cfg, model, weights, tensors)
 
 
 def main(argv=None) -> int:

@@ -52,23 +52,8 @@ def handgrad_run(cfg, data):
 
 
 def torch_run(cfg, tensors, d: int, K: int):
-    import torch
-    from torch import nn
-
-    mc = cfg.model
-    torch.manual_seed(cfg.seed)
-    sizes = [d, *mc.hidden]
-    layers: list = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(sizes[-1], K))
-    model = nn.Sequential(*layers)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    with torch.no_grad():  # the A2 initialisation N(0, 1/fan_in), zero biases, as handgrad's 'fan_in'
-        for m in linears:
-            m.weight.normal_(0.0, m.in_features ** -0.5)
-            m.bias.zero_()
-    return common.torch_cyclical_fit(cfg, model, [m.weight for m in linears], tensors)
+    model, weights = common.torch_mlp(cfg, d, K)
+    return common.torch_cyclical_fit(cfg, model, weights, tensors)
 
 
 def memory_child(config: str | None, threads: int | None) -> int:
