@@ -287,3 +287,21 @@ def test_bn_family_is_registered_with_shipped_configs():
     gc = [load_config(CONFIGS.parent / e.config).gradcheck.hidden for e in fam.experiments if e.kind == "gradcheck"]
     assert sorted(len(h) + 1 for h in gc) == [2, 3, 4]  # 2-, 3- and 4-layer nets
     assert next(e for e in fam.experiments if e.id == "bn-sensitivity").extra("keep_runs")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda b: b.pop("1.var"), "buffer var is missing"),
+    (lambda b: b.update({"1.var": -np.ones(5, np.float32)}), "negative"),
+    (lambda b: b.update({"1.mean": np.full(5, np.nan, np.float32)}), "NaN"),
+    (lambda b: b.update({"1.mean": np.zeros(4, np.float32)}), "shape"),
+    (lambda b: b.update({"7.mean": np.zeros(5, np.float32)}), "buffers the layers do not have"),
+])
+def test_bad_saved_buffers_are_named(rng, change, message):
+    from handgrad.errors import HandgradError
+
+    model = mlp(6, [5], 3, batch_norm=True, rng=np.random.default_rng(0))
+    model.forward(rng.standard_normal((10, 6)).astype(np.float32), train=True)
+    buffers = {k: v.copy() for k, v in model.get_buffers().items()}
+    change(buffers)
+    with pytest.raises(HandgradError, match=message):
+        Model.from_config(model.config(), model.get_params(), buffers, source="model.npz")

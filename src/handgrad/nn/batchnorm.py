@@ -70,7 +70,7 @@ class BatchNorm(Layer):
             mean += (1.0 - a) * np.real(mu)
             var *= a
             var += (1.0 - a) * np.real(v)
-        self.buffers["count"] = self.buffers["count"] + 1
+        self.buffers["count"] = np.asarray(self.buffers["count"] + 1, dtype=np.int64)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dy (N, d) -> dx (N, d).
