@@ -29,6 +29,7 @@ bench: $(BIN)/handgrad
 	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve,bench]'
 	$(BIN)/python benchmarks/bench_linear.py
 	$(BIN)/python benchmarks/bench_mlp.py
+	$(BIN)/python benchmarks/bench_bn.py
 	$(BIN)/python benchmarks/bench_conv_variants.py
 	$(BIN)/python benchmarks/bench_convnet_torch.py
 	$(BIN)/python benchmarks/bench_sklearn.py

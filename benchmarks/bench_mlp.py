@@ -48,40 +48,12 @@ def load_cfg(path: str | None):
 
 
 def handgrad_run(cfg, data):
-    from handgrad.experiment import fit
-
-    fitted = fit(cfg, data, progress=False)
-    h = fitted.history
-    return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_cost": h.last("train_cost")}
+    return common.fit_summary(cfg, data)
 
 
 def torch_run(cfg, tensors, d: int, K: int):
-    import torch
-    from torch import nn
-
-    from handgrad.experiment import plan
-
-    tc, mc = cfg.train, cfg.model
-    p = plan(tc, len(tensors[1]), len(tensors[1]))
-    torch.manual_seed(cfg.seed)
-    sizes = [d, *mc.hidden]
-    layers: list = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(sizes[-1], K))
-    model = nn.Sequential(*layers)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    with torch.no_grad():  # the A2 initialisation N(0, 1/fan_in), zero biases, as handgrad's 'fan_in'
-        for m in linears:
-            m.weight.normal_(0.0, m.in_features ** -0.5)
-            m.bias.zero_()
-    opt = torch.optim.SGD(model.parameters(), lr=tc.eta_min)
-    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=tc.eta_min, max_lr=tc.eta_max, step_size_up=p.n_s,
-                                              mode="triangular", cycle_momentum=False)
-    hist = common.torch_train(model, opt, sched, *tensors, n_updates=p.n_updates, n_batch=tc.n_batch,
-                              record_every=p.record_every, lam=tc.lam, weights=[m.weight for m in linears],
-                              shuffle=tc.sampling == "shuffle")
-    return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_cost": hist[-1]["train_cost"]}
+    model, weights = common.torch_mlp(cfg, d, K)
+    return common.torch_cyclical_fit(cfg, model, weights, tensors)
 
 
 def memory_child(config: str | None, threads: int | None) -> int:

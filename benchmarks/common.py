@@ -245,3 +245,58 @@ def torch_train(model, optimizer, scheduler, X, y, X_val, y_val, *, n_updates: i
             if step % record_every == 0 or step == n_updates:
                 history.append(record(step))
     return history
+
+
+def torch_mlp(cfg, d: int, K: int):
+    """The idiomatic torch twin of handgrad's ``mlp`` for ``cfg.model``: nn.Linear (no bias before batch
+    norm, as handgrad), nn.BatchNorm1d (momentum 1 - alpha, the same eps) when ``batch_norm``, nn.ReLU;
+    handgrad's initialisation (N(0, 1/fan_in) for 'fan_in', N(0, 2/fan_in) for 'he'), zero biases.
+    Returns (model, the Linear weights that L2 applies to)."""
+    import torch
+    from torch import nn
+
+    mc = cfg.model
+    torch.manual_seed(cfg.seed)
+    sizes = [d, *mc.hidden]
+    layers: list = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers.append(nn.Linear(a, b, bias=not mc.batch_norm))
+        if mc.batch_norm:
+            layers.append(nn.BatchNorm1d(b, eps=mc.bn_eps, momentum=1.0 - mc.bn_alpha))
+        layers.append(nn.ReLU())
+    layers.append(nn.Linear(sizes[-1], K))
+    model = nn.Sequential(*layers)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    gain = {"fan_in": 1.0, "he": 2.0}[mc.init or "fan_in"]
+    with torch.no_grad():
+        for m in linears:
+            m.weight.normal_(0.0, (gain / m.in_features) ** 0.5)
+            if m.bias is not None:
+                m.bias.zero_()
+    return model, [m.weight for m in linears]
+
+
+def torch_cyclical_fit(cfg, model, weights, tensors) -> dict:
+    """Train a torch ``model`` the way handgrad trains ``cfg``: SGD with lr_scheduler.CyclicLR
+    (triangular: handgrad's cyclical schedule), the config's updates, records and sampling, the L2
+    term on ``weights``; returns the final record's numbers as the handgrad side's ``fit_summary``."""
+    import torch
+
+    from handgrad.experiment import plan
+
+    tc = cfg.train
+    p = plan(tc, len(tensors[1]), len(tensors[1]))
+    opt = torch.optim.SGD(model.parameters(), lr=tc.eta_min)
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=tc.eta_min, max_lr=tc.eta_max, step_size_up=p.n_s,
+                                              mode="triangular", cycle_momentum=False)
+    hist = torch_train(model, opt, sched, *tensors, n_updates=p.n_updates, n_batch=tc.n_batch,
+                       record_every=p.record_every, lam=tc.lam, weights=weights, shuffle=tc.sampling == "shuffle")
+    return {"n_records": len(hist), "val_accuracy": hist[-1]["val_accuracy"], "train_cost": hist[-1]["train_cost"]}
+
+
+def fit_summary(cfg, data) -> dict:
+    """The handgrad side: ``handgrad.experiment.fit`` (the public API); the final record's numbers."""
+    from handgrad.experiment import fit
+
+    h = fit(cfg, data, progress=False).history
+    return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_cost": h.last("train_cost")}

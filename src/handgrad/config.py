@@ -41,6 +41,12 @@ class ModelConfig(_Strict):
     hidden: list[int] = Field(default_factory=lambda: [50])
     #: keep probability of dropout after each hidden layer (1 = no dropout)
     dropout: float = Field(1.0, gt=0, le=1)
+    #: mlp: batch normalisation in every hidden layer (never the last), before or after the ReLU
+    batch_norm: bool = False
+    bn_position: Literal["before", "after"] = "before"
+    #: weight of the old running average (mu_av <- alpha mu_av + (1 - alpha) mu), and the variance's eps
+    bn_alpha: float = Field(0.9, ge=0, lt=1)
+    bn_eps: float = Field(1e-8, gt=0)
     #: convnet: [[k1, n1], [k2, n2], ...] filter widths and counts
     convs: list[tuple[int, int]] = Field(default_factory=lambda: [(5, 20), (3, 20)])
     #: convnet: zero columns on each side of every conv layer's input, or "same" ((k-1)/2, odd k)

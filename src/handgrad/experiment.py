@@ -154,21 +154,22 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
     history = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=p.n_updates)
     seconds = time.perf_counter() - t0
     # a snapshot taken as the run was diverging would poison the ensemble
-    snapshots = [q for q in (snaps.params if snaps else []) if all(np.isfinite(v).all() for v in q.values())]
+    snapshots = [q for q in (snaps.states if snaps else [])
+                 if all(np.isfinite(v).all() for v in q["params"].values())]
     return Fitted(model, history, p, seconds, snapshots)
 
 
 def ensemble_predict(model: Model, snapshots: list[dict], X: np.ndarray) -> np.ndarray:
-    """Average the class probabilities (or scores) of the snapshot parameters; returns labels."""
-    current = model.copy_params()
+    """Average the class probabilities (or scores) of the snapshots (``Model.copy_state``); returns labels."""
+    current = model.copy_state()
     total = None
-    for params in snapshots:
-        model.set_params(params)
+    for state in snapshots:
+        model.set_state(state)
         s = model.scores(X)
         p = model.loss.probs(s)
         p = s if p is None else p
         total = p if total is None else total + p
-    model.set_params(current)
+    model.set_state(current)
     return total.argmax(axis=1)
 
 
@@ -303,8 +304,9 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
         meta = dict(data.meta)
         if kinds.model_kind(cfg.model.kind).slice_inputs and gc.n_dims is not None:
             X = X[:, :gc.n_dims]
-        update = {"model": cfg.model.model_copy(update={
-            k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs)) if v is not None})}
+        # no dropout: evaluation mode ignores it, and batch-norm nets are checked in training mode
+        update = {"model": cfg.model.model_copy(update={"dropout": 1.0, **{
+            k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs)) if v is not None}})}
         for lam in lambdas:
             c = cfg.model_copy(update={**update, "train": cfg.train.model_copy(update={"lam": lam})})
             rng = np.random.default_rng(cfg.seed)

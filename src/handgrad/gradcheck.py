@@ -141,30 +141,37 @@ def _as_reference(obj, method: str):
 # Models (loss + L2)
 # ---------------------------------------------------------------------------------------------
 def model_numerical_grads(model, X: np.ndarray, y: np.ndarray, h: float | None = None,
-                          method: str = REFERENCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                          method: str = REFERENCE, train: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(reference gradient, kink mask) of the model's cost (loss + L2) for every parameter, by name."""
     m = _as_reference(model, method)
     box: list = []
 
     def f():
         box.clear()
-        return m.cost_terms(X, y, kinks=box)
+        return m.cost_terms(X, y, kinks=box, train=train)
 
     return {name: reference_gradient(f, layer.params[k], h, method, lambda: box)
             for name, layer, k in m.named_params()}
 
 
-def model_analytic_grads(model, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """The backward pass's gradients of the same cost (evaluation mode: no dropout)."""
-    model.loss_and_grads(X, y, train=False)
+def model_analytic_grads(model, X: np.ndarray, y: np.ndarray, train: bool = False) -> dict[str, np.ndarray]:
+    """The backward pass's gradients of the same cost (evaluation mode unless ``train``)."""
+    model.loss_and_grads(X, y, train=train)
     return {name: layer.grads[k].copy() for name, layer, k in model.named_params()}
 
 
 def check_model(model, X: np.ndarray, y: np.ndarray, h: float | None = None, method: str = REFERENCE,
-                eps: float = 1e-6) -> list[Row]:
-    """Compare analytic and numerical gradients of every parameter of a float64 ``model`` on (X, y)."""
-    ga = model_analytic_grads(model, X, y)
-    gn = model_numerical_grads(model, X, y, h, method)
+                eps: float = 1e-6, train: bool | None = None) -> list[Row]:
+    """Compare analytic and numerical gradients of every parameter of a float64 ``model`` on (X, y).
+
+    ``train``: differentiate the training-mode cost; default: when the model normalises with batch
+    statistics (batch norm), whose training cost is the one backward must get right. The model must
+    then have no dropout (its masks would change between evaluations).
+    """
+    if train is None:
+        train = model.uses_batch_stats
+    ga = model_analytic_grads(model, X, y, train)
+    gn = model_numerical_grads(model, X, y, h, method, train)
     return [compare(name, ga[name], *gn[name], eps) for name in ga]
 
 

@@ -137,15 +137,17 @@ def read_json(path: str | os.PathLike):
 
 
 def save_model(run_dir: str | os.PathLike, model, arrays: dict | None = None, meta: dict | None = None) -> None:
-    """``model.npz`` (parameters as 'param/<name>', extra arrays as 'extra/<key>') and
-    ``model.json``: the format version, the architecture, ``meta`` (e.g. class names or the
-    alphabet), each array's dtype and shape, and the arrays' checksum (:func:`arrays_checksum`)."""
+    """``model.npz`` (parameters as 'param/<name>', buffers such as batch norm's running averages as
+    'buffer/<name>', extra arrays as 'extra/<key>') and ``model.json``: the format version, the
+    architecture, ``meta`` (e.g. class names or the alphabet), each array's dtype and shape, and the
+    arrays' checksum (:func:`arrays_checksum`)."""
     import io as _io
 
     import numpy as np
 
     run_dir = Path(run_dir)
     payload = {f"param/{k}": np.asarray(v) for k, v in model.get_params().items()}
+    payload.update({f"buffer/{k}": np.asarray(v) for k, v in model.get_buffers().items()})
     payload.update({f"extra/{k}": np.asarray(v) for k, v in (arrays or {}).items()})
     buf = _io.BytesIO()
     np.savez(buf, **payload)

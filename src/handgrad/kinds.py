@@ -75,8 +75,9 @@ def _mlp(cfg, d, K, rng, meta=None) -> Model:
     from handgrad.models import mlp
 
     mc = cfg.model
-    return mlp(d, mc.hidden, K, loss=mc.loss, lam=cfg.train.lam, init=cfg.model.init or "fan_in",
-               dropout=mc.dropout, rng=rng)
+    return mlp(d, mc.hidden, K, loss=mc.loss, lam=cfg.train.lam, init=cfg.model.init or "fan_in", std=mc.std,
+               dropout=mc.dropout, batch_norm=mc.batch_norm, bn_position=mc.bn_position, bn_alpha=mc.bn_alpha,
+               bn_eps=mc.bn_eps, rng=rng)
 
 
 def _convnet(cfg, d, K, rng, meta=None) -> Model:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from handgrad.losses import make_loss
-from handgrad.nn import LAYER_TYPES, Dense, Dropout, Layer, ReLU
+from handgrad.nn import LAYER_TYPES, BatchNorm, Dense, Dropout, Layer, ReLU
 
 
 class Model:
@@ -58,12 +58,14 @@ class Model:
         self.backward(dscores)
         return loss
 
-    def cost(self, X: np.ndarray, y: np.ndarray) -> float:
-        """J = mean loss + lam * sum ||W||^2 on (X, y), evaluation mode (what gradcheck differentiates)."""
-        loss, _ = self.loss(self.forward(X, train=False), y)
+    def cost(self, X: np.ndarray, y: np.ndarray, train: bool = False) -> float:
+        """J = mean loss + lam * sum ||W||^2 on (X, y); evaluation mode unless ``train`` (batch
+        norm then uses the batch's statistics, as in a training step)."""
+        loss, _ = self.loss(self.forward(X, train=train), y)
         return loss + self.lam * self.l2()
 
-    def cost_terms(self, X: np.ndarray, y: np.ndarray, kinks: list | None = None) -> np.ndarray:
+    def cost_terms(self, X: np.ndarray, y: np.ndarray, kinks: list | None = None,
+                   train: bool = False) -> np.ndarray:
         """The cost split into small terms (loss terms, then lam * W_ij^2) that sum to ``cost``.
 
         Finite differences of the terms, summed exactly, lose far less to rounding than a
@@ -71,7 +73,7 @@ class Model:
         complex-step check: W*W, not |W|^2). ``kinks``: a list to append the kink inputs of every
         layer and of the loss to (see ``Layer.kink_inputs``).
         """
-        s = self.forward(X, train=False)
+        s = self.forward(X, train=train)
         parts = [self.loss.terms(s, y).ravel()]
         parts += [self.lam * np.square(l.params[k]).ravel() for l in self.layers for k in l.regularized]
         if kinks is not None:
@@ -80,6 +82,12 @@ class Model:
             if k is not None:
                 kinks.append(k)
         return np.concatenate(parts)
+
+    @property
+    def uses_batch_stats(self) -> bool:
+        """True when a training forward pass depends on the whole batch (batch norm): gradient
+        checks must then differentiate the training-mode cost."""
+        return any(isinstance(l, BatchNorm) for l in self.layers)
 
     # -- evaluation ----------------------------------------------------------------------
     def scores(self, X: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
@@ -122,6 +130,25 @@ class Model:
     def copy_params(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.get_params().items()}
 
+    def named_buffers(self) -> Iterator[tuple[str, Layer, str]]:
+        """(qualified name, layer, key) for every buffer (non-trained state), e.g. ('1.mean', layer, 'mean')."""
+        for i, layer in enumerate(self.layers):
+            for k in layer.buffers:
+                yield f"{i}.{k}", layer, k
+
+    def get_buffers(self) -> dict[str, np.ndarray]:
+        return {name: layer.buffers[k] for name, layer, k in self.named_buffers()}
+
+    def copy_state(self) -> dict[str, dict[str, np.ndarray]]:
+        """Copies of the parameters and the buffers: what a snapshot or a best checkpoint keeps
+        (a batch-norm net needs its running averages beside its weights)."""
+        return {"params": self.copy_params(), "buffers": {k: v.copy() for k, v in self.get_buffers().items()}}
+
+    def set_state(self, state: dict[str, dict[str, np.ndarray]]) -> None:
+        self.set_params(state["params"])
+        for name, layer, k in self.named_buffers():
+            layer.buffers[k] = state["buffers"][name].astype(layer.buffers[k].dtype, copy=True)
+
     def astype(self, dtype) -> "Model":
         for layer in self.layers:
             layer.astype(dtype)
@@ -138,15 +165,17 @@ class Model:
 
     @classmethod
     def from_config(cls, cfg: dict, params: dict[str, np.ndarray] | None = None,
-                    source: str = "saved model") -> "Model":
-        """Rebuild a model from ``config()`` and (optionally) its parameters, checking everything.
+                    buffers: dict[str, np.ndarray] | None = None, source: str = "saved model") -> "Model":
+        """Rebuild a model from ``config()`` and (optionally) its parameters and buffers (batch norm's
+        running averages), checking everything.
 
         Before any layer is built: the loss, lam, the layer types, and for layers that can tell
         from their config (``Layer.param_shapes`` / ``Layer.sizes``: Dense, Conv1D) their sizes,
         that each one's input size is the previous one's output size, and the shape of every
         parameter given (so a hostile config cannot make handgrad allocate what it says). After:
         every parameter of every layer is given, floating-point, finite and of the built layer's
-        shape, and no other is. A failure is a HandgradError naming ``source`` (the file), the
+        shape, and no other is; with parameters, every buffer likewise (of its layer's kind of
+        number and shape). A failure is a HandgradError naming ``source`` (the file), the
         layer and the parameter.
         """
         from handgrad.errors import HandgradError
@@ -205,6 +234,27 @@ class Model:
             unexpected = sorted(set(params) - set(names))
             if unexpected:
                 fail(f"parameters the layers do not have: {', '.join(unexpected)}")
+            given = {} if buffers is None else buffers
+            for name, layer, k in model.named_buffers():
+                where = f"layer {name.split('.')[0]} ({type(layer).__name__}) buffer {k}"
+                a, want = given.get(name), layer.buffers[k]
+                if a is None:
+                    fail(f"{where} is missing")
+                if not isinstance(a, np.ndarray) or a.dtype.kind != want.dtype.kind:
+                    fail(f"{where} must be an array of kind {want.dtype.kind!r}, got {getattr(a, 'dtype', type(a).__name__)}")
+                if a.shape != want.shape:
+                    fail(f"{where} has shape {a.shape}, expected {want.shape}")
+                if not np.isfinite(a).all():
+                    fail(f"{where} holds NaN or infinite values")
+                layer.buffers[k] = np.asarray(a)
+            for i, layer in enumerate(model.layers):
+                try:
+                    layer.check_buffers()
+                except ValueError as e:
+                    fail(f"layer {i} ({type(layer).__name__}): {e}")
+            unexpected = sorted(set(given) - {name for name, _, _ in model.named_buffers()})
+            if unexpected:
+                fail(f"buffers the layers do not have: {', '.join(unexpected)}")
         return model
 
     def __repr__(self) -> str:
@@ -219,20 +269,37 @@ def linear_classifier(d: int, k: int, *, loss: str = "cross_entropy", lam: float
 
 
 def mlp(d: int, hidden: list[int], k: int, *, loss: str = "cross_entropy", lam: float = 0.0,
-        init: str = "fan_in", dropout: float = 1.0, rng: np.random.Generator | None = None) -> Model:
-    """Dense -> ReLU (-> Dropout) for each hidden size, then Dense to k scores.
+        init: str = "fan_in", std: float | None = None, dropout: float = 1.0, batch_norm: bool = False,
+        bn_position: str = "before", bn_alpha: float = 0.9, bn_eps: float = 1e-8,
+        rng: np.random.Generator | None = None) -> Model:
+    """A k-layer perceptron: for each hidden size Dense -> [BatchNorm] -> ReLU (-> Dropout), then
+    Dense to k scores (the last layer never has batch norm).
 
-    ``init='fan_in'`` is the A2 sheet's N(0, 1/fan_in) with zero biases; ``he``/``xavier`` too.
-    ``dropout`` is the keep probability after each hidden ReLU (1 = off).
+    ``init='fan_in'`` is the A2 sheet's N(0, 1/fan_in) with zero biases; ``he``/``xavier`` too;
+    ``init='normal'`` with ``std`` is the A3 sheet's fixed-sigma initialisation (sensitivity study).
+    ``dropout`` is the keep probability after each hidden ReLU (1 = off). ``batch_norm`` puts a
+    BatchNorm (running-average weight ``bn_alpha``, ``bn_eps``) in every hidden layer, before the
+    ReLU (the sheet) or, with ``bn_position='after'``, after it. A Dense layer feeding batch norm has
+    no bias: the sheet's b there cancels in s - mu (zero gradient, so it never leaves its zero start)
+    and beta takes its place; the function and the training are the sheet's.
     """
+    if bn_position not in ("before", "after"):
+        raise ValueError(f"bn_position must be 'before' or 'after', got {bn_position!r}")
     rng = rng if rng is not None else np.random.default_rng(0)
     layers: list[Layer] = []
     sizes = [d, *hidden]
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [Dense(a, b, init=init, rng=rng), ReLU()]
+        # a bias right before batch norm is a no-op (the mean is subtracted, beta shifts): its gradient is
+        # exactly zero and it would stay at its initial value, so that Dense has none (as in PyTorch practice)
+        layers.append(Dense(a, b, init=init, std=std, bias=not (batch_norm and bn_position == "before"), rng=rng))
+        block: list[Layer] = [ReLU()]
+        if batch_norm:
+            bn = BatchNorm(b, alpha=bn_alpha, eps=bn_eps)
+            block = [bn, *block] if bn_position == "before" else [*block, bn]
+        layers += block
         if dropout < 1.0:
             layers.append(Dropout(dropout, rng=rng))
-    layers.append(Dense(sizes[-1], k, init=init, rng=rng))
+    layers.append(Dense(sizes[-1], k, init=init, std=std, rng=rng))
     return Model(layers, loss=loss, lam=lam)
 
 

@@ -43,6 +43,38 @@ def learning_curves(history, path: Path, *, by: str = "epoch", title: str = "") 
     return save(fig, path)
 
 
+def curve_grid(panels: list[list[tuple[str, object] | None]], path: Path, *, metric: str = "loss",
+               title: str = "") -> Path:
+    """Training and validation ``metric`` by update step, one panel per run, side by side: ``panels``
+    is rows of (title, History) (None leaves a panel empty), e.g. the sensitivity study's sigmas
+    across and with / without batch norm down. Panels share the y axis, so they compare at a glance."""
+    n_rows, n_cols = len(panels), max(len(r) for r in panels)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.8 * n_cols, 3.0 * n_rows), sharey=True, squeeze=False)
+    for i, row in enumerate(panels):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            cell = row[j] if j < len(row) else None
+            if cell is None:
+                ax.axis("off")
+                continue
+            name, history = cell
+            cols = history.columns
+            for split, style in (("train", "-"), ("val", "--")):
+                if f"{split}_{metric}" in cols:
+                    ax.plot(cols["step"], cols[f"{split}_{metric}"], style,
+                            label="training" if split == "train" else "validation")
+            ax.set_title(name, fontsize=9)
+            ax.set_xlabel("update step")
+            ax.grid(alpha=0.3)
+            if j == 0:
+                ax.set_ylabel(metric)
+                ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def learning_rate(schedule, n_updates: int, path: Path) -> Path:
     """The learning rate of every update step."""
     t = np.arange(n_updates)

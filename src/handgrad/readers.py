@@ -260,12 +260,13 @@ def read_model(run_dir: str | os.PathLike):
     if info.get("checksum") is not None and arrays_checksum(arrays) != info["checksum"]:
         raise HandgradError(f"{npath} does not match the checksum in {jpath}: the arrays changed after they "
                             "were saved (or the two files come from different runs)")
-    unknown = [k for k in arrays if not k.startswith(("param/", "extra/"))]
+    unknown = [k for k in arrays if not k.startswith(("param/", "buffer/", "extra/"))]
     if unknown:
         raise HandgradError(f"{npath}: unexpected arrays {', '.join(unknown)}")
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
+    buffers = {k[len("buffer/"):]: v for k, v in arrays.items() if k.startswith("buffer/")}
     extra = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
-    model = Model.from_config(info["model"], params, source=str(npath))
+    model = Model.from_config(info["model"], params, buffers, source=str(npath))
     meta = info.get("meta", {})
     _check_meta(meta, model, jpath)
     return model, extra, meta

@@ -185,7 +185,32 @@ def write_table(folder: Path, records: list[dict]) -> Path:
         y = [r["metrics"]["val_accuracy"] for r in records]
         scatter_log(x, y, folder / "val_accuracy_vs_lambda.png", xlabel="lambda", ylabel="validation accuracy",
                     highlight=list(range(min(3, len(records)))))
+    if len(keys) in (1, 2) and all((folder / "runs" / r["key"] / "history.json").is_file() for r in records):
+        curves_side_by_side(folder, records, keys)
     return folder / "results.md"
+
+
+def curves_side_by_side(folder: Path, records: list[dict], keys: list[str]) -> Path:
+    """``loss_curves.png``: the kept runs' loss curves (search --keep-runs), one panel per trial, the
+    last key's values across and the first key's down (e.g. sigma across, batch norm on/off down)."""
+    from handgrad.history import History
+    from handgrad.plots import curve_grid
+
+    across, down = keys[-1], keys[0] if len(keys) == 2 else None
+
+    def values(k):
+        return sorted({r["overrides"][k] for r in records}, key=lambda v: (isinstance(v, str), v))
+
+    by = {tuple(r["overrides"].get(k) for k in keys): r for r in records}
+    panels = []
+    for dv in values(down) if down else [None]:
+        row = []
+        for av in values(across):
+            r = by.get((dv, av) if down else (av,))
+            title = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in zip(keys, (dv, av) if down else (av,)))
+            row.append(None if r is None else (title, History.load(Path(folder) / "runs" / r["key"] / "history.json")))
+        panels.append(row)
+    return curve_grid(panels, Path(folder) / "loss_curves.png", metric="loss")
 
 
 def _fmt(v) -> str:

@@ -43,7 +43,7 @@ import numpy as np
 from handgrad.gradcheck import (DEFAULT_H, REFERENCE, Row, check_layer_grads, check_loss_grads, check_model,
                                 describe)
 from handgrad.losses import LOSSES
-from handgrad.nn import LAYER_TYPES, Conv1D, Dense, Dropout, Layer
+from handgrad.nn import LAYER_TYPES, BatchNorm, Conv1D, Dense, Dropout, Layer
 from handgrad.nn.conv import IMPLS
 
 TOL = 1e-6
@@ -142,6 +142,18 @@ def _dense(draw: Draw, rng: np.random.Generator):
 def _dropout(draw: Draw, rng: np.random.Generator):
     keep, n, d = draw.choice([0.5, 0.8]), draw(1, 4), draw(1, 6)
     return Dropout(keep, rng=rng), rng.standard_normal((n, d))
+
+
+@register_layer("BatchNorm")
+def _batchnorm(draw: Draw, rng: np.random.Generator):
+    # a batch of >= 2 (one example has zero variance), and running averages from a first training
+    # batch, so evaluation mode does not just see the initial 0 and 1
+    n, d = draw(2, 5), draw(1, 6)
+    layer = BatchNorm(d)
+    layer.params["gamma"] = rng.normal(1.0, 0.3, d).astype(np.float32)
+    layer.params["beta"] = rng.normal(0.0, 0.3, d).astype(np.float32)
+    layer.forward((2.0 * rng.standard_normal((8, d)) + 1.0).astype(np.float32), train=True)
+    return layer, rng.standard_normal((n, d))
 
 
 @register_layer("Conv1D")

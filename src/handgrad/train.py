@@ -51,16 +51,16 @@ class ProgressBar(Callback):
 
 
 class Snapshots(Callback):
-    """Keep a copy of the parameters every ``every`` steps (e.g. the end of each LR cycle) for a
-    snapshot ensemble (Huang et al. 2017)."""
+    """Keep a copy of the model's state (parameters and buffers) every ``every`` steps (e.g. the
+    end of each LR cycle) for a snapshot ensemble (Huang et al. 2017)."""
 
     def __init__(self, every: int) -> None:
         self.every = every
-        self.params: list[dict[str, np.ndarray]] = []
+        self.states: list[dict] = []
 
     def on_step_end(self, trainer, step):
         if step % self.every == 0:
-            self.params.append(trainer.model.copy_params())
+            self.states.append(trainer.model.copy_state())
 
 
 class WeightAveraging(Callback):
@@ -134,6 +134,11 @@ class Trainer:
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.stop_on_divergence = stop_on_divergence
 
+    @property
+    def best_params_(self) -> dict | None:
+        """The parameters of ``best_state_``, the best recorded so far (its buffers beside them)."""
+        return None if self.best_state_ is None else self.best_state_["params"]
+
     def _record(self, history, step, epoch, X, y, X_val, y_val):
         row = {"step": step, "epoch": epoch, "lr": self.schedule(max(step - 1, 0))}
         row.update({f"train_{k}": v for k, v in self.evaluate(self.model, X, y).items()})
@@ -145,7 +150,7 @@ class Trainer:
         value = row.get(self.best_metric)
         better = value is not None and value == value and (self.best_value_ is None or value > self.best_value_)
         if better or value is None or self.best_step_ is None:
-            self.best_params_ = self.model.copy_params()
+            self.best_state_ = self.model.copy_state()  # batch norm: with its running averages
             self.best_step_ = step
             if better:
                 self.best_value_ = value
@@ -167,16 +172,16 @@ class Trainer:
         self.n_updates = n_updates
         record_every = self.record_every or spe
         history = History()
-        self.best_value_, self.best_params_, self.best_step_, self.diverged_ = None, None, None, None
+        self.best_value_, self.best_state_, self.best_step_, self.diverged_ = None, None, None, None
         for cb in self.callbacks:
             cb.on_train_begin(self)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below, by step
             self._loop(history, X, y, X_val, y_val, sampler, spe, n_updates, record_every)
         if self.diverged_ is not None:
             history.diverged = {**self.diverged_, "kept_step": self.best_step_}
-            self.model.set_params(self.best_params_)
-        elif self.keep_best and self.best_params_ is not None and history.best_step is not None:
-            self.model.set_params(self.best_params_)
+            self.model.set_state(self.best_state_)
+        elif self.keep_best and self.best_state_ is not None and history.best_step is not None:
+            self.model.set_state(self.best_state_)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return history

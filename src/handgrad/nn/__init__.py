@@ -1,11 +1,12 @@
 """Layers as forward/backward pairs. ``LAYER_TYPES`` maps a saved layer's ``type`` to its class."""
 
 from handgrad.nn.activations import Dropout, ReLU
+from handgrad.nn.batchnorm import BatchNorm
 from handgrad.nn.conv import Conv1D
 from handgrad.nn.layer import Layer
 from handgrad.nn.linear import Dense
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "ReLU": ReLU, "Dropout": Dropout,
-                                  "Conv1D": Conv1D}
+                                  "Conv1D": Conv1D, "BatchNorm": BatchNorm}
 
-__all__ = ["LAYER_TYPES", "Conv1D", "Dense", "Dropout", "Layer", "ReLU"]
+__all__ = ["LAYER_TYPES", "BatchNorm", "Conv1D", "Dense", "Dropout", "Layer", "ReLU"]

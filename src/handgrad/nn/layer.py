@@ -1,7 +1,9 @@
 """The layer protocol every building block of a model follows.
 
 A layer holds its parameters in ``params`` and, after ``backward``, the gradients of the
-loss with respect to them in ``grads`` (same keys, same shapes). ``forward(x, train)`` keeps
+loss with respect to them in ``grads`` (same keys, same shapes). State that is not trained
+but belongs to the model (batch norm's running averages) lives in ``buffers``; it is saved and
+restored with the parameters. ``forward(x, train)`` keeps
 what ``backward`` needs in ``self.cache``; ``backward(dy)`` *assigns* ``grads`` (never
 accumulates, so calling it twice gives the same result) and returns the gradient with
 respect to the input.
@@ -21,6 +23,8 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        #: non-trained state saved with the model (e.g. running averages); optimizers never see it
+        self.buffers: dict[str, np.ndarray] = {}
         self.cache: object = None
         #: when False, backward may skip computing dx (first layer of a model)
         self.needs_input_grad: bool = True
@@ -56,6 +60,9 @@ class Layer:
         """The shape of every parameter a layer built from ``cfg`` (its ``config()``) holds, or
         None when only a built layer can tell (then its parameters are checked after building)."""
         return None
+
+    def check_buffers(self) -> None:
+        """Raise ValueError when the buffers (e.g. loaded from a file) cannot be this layer's state."""
 
     @classmethod
     def sizes(cls, cfg: dict) -> tuple[int, int] | None:

@@ -154,7 +154,8 @@ def commands(exp: Experiment, plan: dict, folder: Path, quick: bool) -> list[str
     if exp.kind == "repeat":
         return [shell_command(["handgrad", "train", c, *_sets(ov), "--repeat", plan["repeat"], "--out", o])]
     if exp.kind == "search":
-        return [shell_command(["handgrad", "search", c, *_sets(ov), "--out", o])]
+        return [shell_command(["handgrad", "search", c, *_sets(ov), *(["--keep-runs"] if exp.extra("keep_runs") else []),
+                               "--out", o])]
     if exp.kind == "gradcheck":
         dataset = plan["cfg"].data.dataset
         return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, dataset)}), "--json"])

@@ -35,7 +35,10 @@ def run_search(exp: Experiment, plan: dict, folder: Path, quick: bool, progress:
     t0 = time.perf_counter()
     with tqdm(total=len(trials), desc=f"{exp.id} trials", unit="trial", leave=False,
               disable=(not sys.stderr.isatty()) if progress is None else not progress) as bar:
-        records = search.run_search(cfg, folder, extra_overrides=trials, on_done=lambda rec: bar.update(1))
+        # "keep_runs": every trial keeps its run folder (and a search over one or two keys draws their
+        # loss curves side by side, e.g. the batch-norm sensitivity study)
+        records = search.run_search(cfg, folder, extra_overrides=trials, keep_runs=bool(exp.extra("keep_runs")),
+                                    on_done=lambda rec: bar.update(1))
     search.write_table(folder, records)
     io.write_json(folder / "config.json", cfg.to_dict())
     best = records[0]
