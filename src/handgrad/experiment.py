@@ -19,6 +19,7 @@ from handgrad.config import Config, TrainConfig
 from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
 from handgrad.models import Model
+from handgrad.nn.linear import is_sparse
 from handgrad.optim import SGD, Adam, Momentum
 from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
 
@@ -30,7 +31,7 @@ def prepare_data(cfg: Config) -> Prepared:
     """Load and preprocess the data the config names (kept in memory for the next run that asks)."""
     dc = cfg.data
     dtype = np.dtype(cfg.train.dtype)
-    key = (dc.dataset, dc.split, dc.n_val, dc.n_train, dc.source, str(dtype))
+    key = (str(dtype), tuple(sorted(dc.model_dump().items())))
     if key in _cache:
         return _cache[key]
     prepared = kinds.dataset(dc.dataset)(dc, dtype)
@@ -196,9 +197,10 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
     if cfg.data.dataset == "surnames":
         from handgrad.metrics import balanced_accuracy, per_class_accuracy
 
-        pred = preds["val"]
-        m["val_balanced_accuracy"] = balanced_accuracy(data.y_val, pred, data.K)
-        m["val_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(data.y_val, pred, data.K).tolist()))
+        for name, _X, y in splits[1:]:  # validation, and the leak-free split's test part
+            m[f"{name}_balanced_accuracy"] = balanced_accuracy(y, preds[name], data.K)
+            m[f"{name}_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(y, preds[name], data.K).tolist()))
+        m["split"] = cfg.data.split
     return m
 
 
@@ -221,15 +223,20 @@ def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metric
 
 
 def per_class_table(metrics: dict) -> str:
-    """Markdown table of the per-class validation accuracy (%) and their mean (balanced accuracy)."""
-    lines = [f"# {metrics.get('name', '')}: validation accuracy per class", "",
-             "| class | validation accuracy (%) |", "|---|---:|"]
-    for cls, acc in metrics["val_per_class_accuracy"].items():
-        lines.append(f"| {cls} | {'-' if acc is None or acc != acc else f'{100 * acc:.2f}'} |")
-    if "val_balanced_accuracy" in metrics:
-        lines.append(f"| **mean (balanced accuracy)** | **{100 * metrics['val_balanced_accuracy']:.2f}** |")
-    if "val_accuracy" in metrics:
-        lines.append(f"| overall (all validation names) | {100 * metrics['val_accuracy']:.2f} |")
+    """Markdown table of the per-class validation (and, on the leak-free split, test) accuracy (%)
+    and their means (balanced accuracy)."""
+    parts = [p for p in ("val", "test") if f"{p}_per_class_accuracy" in metrics]
+    title = {"val": "validation", "test": "test"}
+    fmt = lambda a: "-" if a is None or a != a else f"{100 * a:.2f}"  # noqa: E731
+    lines = [f"# {metrics.get('name', '')}: {' and '.join(title[p] for p in parts)} accuracy per class", "",
+             "| class | " + " | ".join(f"{title[p]} accuracy (%)" for p in parts) + " |",
+             "|---|" + "---:|" * len(parts)]
+    for cls in metrics["val_per_class_accuracy"]:
+        lines.append(f"| {cls} | " + " | ".join(fmt(metrics[f"{p}_per_class_accuracy"][cls]) for p in parts) + " |")
+    lines.append("| **mean (balanced accuracy)** | "
+                 + " | ".join(f"**{fmt(metrics.get(f'{p}_balanced_accuracy'))}**" for p in parts) + " |")
+    lines.append("| overall (all names of the part) | "
+                 + " | ".join(fmt(metrics.get(f"{p}_accuracy")) for p in parts) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -242,7 +249,13 @@ def divergence_message(d: dict) -> str:
 def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
         desc: str | None = None) -> dict:
     """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict
-    (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`)."""
+    (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`).
+
+    A config with an [ensemble] table trains all its members (see ``handgrad.ensemble``)."""
+    if cfg.is_ensemble:
+        from handgrad import ensemble
+
+        return ensemble.run(cfg, run_dir, progress=progress)
     data = prepare_data(cfg)
     fitted = fit(cfg, data, progress=progress, desc=desc)
     metrics = final_metrics(cfg, data, fitted)
@@ -297,7 +310,9 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
     cases = []
     for n in gc.batch_sizes:
         X = data.X_train[:n]
-        if not np.issubdtype(X.dtype, np.integer):  # ConvNet index inputs stay integers (exact one-hot)
+        if is_sparse(X):  # n-gram rows
+            X = X.astype(np.float64)
+        elif not np.issubdtype(X.dtype, np.integer):  # ConvNet index inputs stay integers (exact one-hot)
             X = np.asarray(X, dtype=np.float64)
         y = data.y_train[:n]
         meta = dict(data.meta)

@@ -84,9 +84,10 @@ class Model:
     # -- evaluation ----------------------------------------------------------------------
     def scores(self, X: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
         """Scores (N, K) in evaluation mode, in chunks so big sets don't need big temporaries."""
-        if len(X) <= batch_size:
+        n = X.shape[0]  # not len(X): scipy.sparse inputs have no len
+        if n <= batch_size:
             return self.forward(X, train=False)
-        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, n, batch_size)])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
         return self.loss.probs(self.scores(X))

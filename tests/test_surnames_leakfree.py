@@ -1,0 +1,236 @@
+"""The leak-free surnames protocol (grouped split, de-duplication), the n-gram features and their sparse
+linear model, ensembles, and ``handgrad predict --top / --file``, on small data written here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from handgrad import experiment
+from handgrad.cli import app
+from handgrad.config import load_config
+from handgrad.data.grouped import course_leak, deduplicate, grouped_split, holdout_size
+from handgrad.data.ngrams import CharNgrams, char_ngrams
+from handgrad.data.surnames import load_surnames
+from handgrad.errors import HandgradError
+from handgrad.gradcheck import check_model
+from handgrad.models import linear_classifier
+from test_convnet_training import CLASSES, _config, tiny_surnames  # noqa: F401 (fixture)
+
+runner = CliRunner()
+GROUPED = "split = \"grouped\"\nholdout_min = 2\n"
+
+
+def _grouped_config(tmp_path, extra_data: str = "", rest: str = ""):
+    p = _config(tmp_path, rest)
+    p.write_text(p.read_text().replace('dataset = "surnames"\n', 'dataset = "surnames"\n' + GROUPED + extra_data))
+    return p
+
+
+# -- de-duplication and the grouped split ---------------------------------------------------------
+def _write_course(root, rows, classes, val):
+    (root / "surnames").mkdir(parents=True)
+    (root / "surnames" / "ascii_names.txt").write_text("".join(f"{n} {y + 1}\n" for n, y in rows))
+    (root / "surnames" / "category_labels.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes, 1)))
+    (root / "surnames" / "Validation_Inds.txt").write_text(" ".join(str(i + 1) for i in val) + "\n")
+    return load_surnames(root / "surnames")
+
+
+def test_dedup_and_leak_counts_on_a_small_file(tmp_path):
+    rows = [("Abel", 0), ("abel", 0), ("Abel", 1), ("Khoury", 0), ("Khoury", 0), ("Khoury", 0),
+            ("Smith", 1), ("Nahas", 0), ("Smith", 1), ("Brown", 1)]
+    data = _write_course(tmp_path, rows, ["Arabic", "English"], val=[2, 4, 9])  # Abel/En, Khoury/Ar, Brown/En
+    names, labels, dup = deduplicate(data.names, data.labels, 2)
+    assert names == ["abel", "abel", "khoury", "smith", "nahas", "brown"]
+    assert labels.tolist() == [0, 1, 0, 1, 0, 1]
+    assert dup.tolist() == [3, 1]  # abel/Ar once, khoury/Ar twice; smith/En once
+    leak = course_leak(data.names, data.labels, data.val_idx, 2)
+    # abel/En: the string is in training (as Arabic), not the pair; khoury/Ar: the pair is in training
+    assert leak[0].tolist() == [1, 1] and leak[1].tolist() == [1, 0]
+
+
+def _random_names(rng, n_classes=5, sizes=(60, 35, 25, 22, 80)):
+    rows = []
+    for y, n in enumerate(sizes[:n_classes]):
+        rows += [("".join(rng.choice(list("abcdefgh"), 5)) + "xyzuv"[y], y) for _ in range(n)]
+    rows += [(rows[i][0], (rows[i][1] + 1) % n_classes) for i in range(0, 60, 7)]  # multi-language names
+    rows += rows[:30]  # duplicate lines
+    return rows
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouped_split_keeps_names_apart_and_every_language_everywhere(seed):
+    rng = np.random.default_rng(seed)
+    rows = _random_names(rng)
+    names, labels = [n for n, _ in rows], np.array([y for _, y in rows])
+    gs = grouped_split(names, labels, 5, seed=seed, fraction=0.2, min_per_class=3, max_per_class=12)
+    parts = [gs.subset(p) for p in ("train", "val", "test")]
+    sets = [set(n) for n, _ in parts]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    for _, y in parts:
+        assert set(y.tolist()) == set(range(5))
+    pairs = list(zip(gs.names, gs.labels.tolist()))
+    assert len(pairs) == len(set(pairs)) == len(set(zip(names, labels.tolist())))
+    assert gs.n_duplicates == len(rows) - len(pairs)
+    n_distinct = np.bincount(gs.labels, minlength=5)
+    for y in range(5):  # each language gets its size in val and test (multi-language groups may add one)
+        want = holdout_size(int(n_distinct[y]), 0.2, 3, 12)
+        assert gs.sizes["val_per_class"][y] == want and gs.sizes["test_per_class"][y] == want
+    again = grouped_split(names, labels, 5, seed=seed, fraction=0.2, min_per_class=3, max_per_class=12)
+    assert np.array_equal(again.part, gs.part)
+
+
+def test_grouped_split_too_small_a_language_is_a_clear_error():
+    names = [f"n{i}" for i in range(30)] + ["a", "b", "c"]
+    labels = np.array([0] * 30 + [1] * 3)
+    with pytest.raises(HandgradError, match="too few distinct names.*1"):
+        grouped_split(names, labels, 2, min_per_class=2)
+
+
+def test_prepare_grouped_split_has_a_test_part_and_prints_its_summary(tiny_surnames, tmp_path, capsys):
+    data = experiment.prepare_data(load_config(_grouped_config(tmp_path)))
+    assert "duplicate lines removed" in capsys.readouterr().err
+    assert data.X_test is not None and set(data.y_test.tolist()) == set(range(4))
+    s = data.meta["split"]
+    assert s["kind"] == "grouped" and s["n_pairs"] == len(data.y_train) + len(data.y_val) + len(data.y_test)
+    assert sum(s["test_per_class"]) == len(data.y_test)
+    json.dumps(data.meta)
+
+
+def test_split_must_fit_the_dataset(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[data]\ndataset = "cifar10"\nsplit = "grouped"\n')
+    with pytest.raises(HandgradError, match="does not apply to cifar10"):
+        load_config(p)
+    p.write_text('[data]\ndataset = "surnames"\n')
+    assert load_config(p).data.split == "course"
+
+
+# -- n-gram features and the sparse linear model --------------------------------------------------
+def test_char_ngrams_pad_words_like_char_wb():
+    assert char_ngrams("ab", 1, 2) == [" ", "a", "b", " ", " a", "ab", "b "]
+    assert char_ngrams("de la", 3, 4) == [" de", "de ", " de ", " la", "la ", " la "]
+    assert char_ngrams("x", 4, 5) == [" x "]
+
+
+def test_ngram_rows_are_unit_tfidf_and_ignore_unseen_ngrams():
+    f = CharNgrams(1, 3).fit(["abc", "abd", "xyz"])
+    X = f.transform(["abc", "qqq"])
+    assert X.shape == (2, f.n_features) and X.dtype == np.float32
+    assert np.isclose(np.sqrt(X[0].multiply(X[0]).sum()), 1.0)
+    assert X[1].nnz == 1  # only " " (the padding unigram) was seen in training
+    g = CharNgrams.from_state(f.config(), f.state())
+    assert (g.transform(["abc"]) != f.transform(["abc"])).nnz == 0
+
+
+def test_sparse_dense_layer_passes_the_gradient_check(rng):
+    import scipy.sparse as sp
+
+    X = sp.random(6, 40, density=0.2, random_state=0, format="csr", dtype=np.float64)
+    y = rng.integers(0, 3, 6)
+    model = linear_classifier(40, 3, lam=0.5, rng=rng).astype(np.float64)
+    dense = linear_classifier(40, 3, lam=0.5, rng=np.random.default_rng(0)).astype(np.float64)
+    dense.set_params(model.get_params())
+    assert max(r.max_rel for r in check_model(model, X, y)) < 1e-6
+    model.loss_and_grads(X, y, train=False)
+    dense.loss_and_grads(X.toarray(), y, train=False)
+    np.testing.assert_allclose(model.layers[0].grads["W"], dense.layers[0].grads["W"], rtol=1e-12)
+
+
+NGRAM = 'features = "ngrams"\n'
+LINEAR = ('[model]\nkind = "linear"\n[train]\noptimizer = "adam"\neta = 0.05\nn_batch = 20\nn_updates = 200\n'
+          'record_every = 100\nsampling = "balanced"\n[gradcheck]\nn_dims = 50\nbatch_sizes = [2]\n')
+
+
+def _ngram_config(tmp_path, name="ngrams.toml"):
+    p = tmp_path / name
+    p.write_text('name = "tiny-ngrams"\n[data]\ndataset = "surnames"\n' + GROUPED + NGRAM + LINEAR)
+    return p
+
+
+def test_ngram_linear_trains_gradchecks_and_predicts(tiny_surnames, tmp_path):
+    cfg = load_config(_ngram_config(tmp_path))
+    assert all(c["max_rel"] < 1e-6 for c in experiment.gradcheck_cases(cfg))
+    out = tmp_path / "run"
+    m = experiment.run(cfg, out, figures=False)
+    assert m["test_balanced_accuracy"] > 0.6 and m["val_balanced_accuracy"] > 0.6
+    r = runner.invoke(app, ["predict", str(out), "ivanov", "mcbride", "--top", "2"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].split()[:2] == ["ivanov", "Russian"] and len(lines[0].split()) == 5
+
+
+# -- ensembles and predict ------------------------------------------------------------------------
+def test_ensemble_of_seeds_and_the_ngram_model(tiny_surnames, tmp_path):
+    _ngram_config(tmp_path, "member.toml")
+    p = _grouped_config(tmp_path, rest='[ensemble]\nseeds = 2\nmembers = ["member.toml"]\nmembers_weight = 0.4\n')
+    cfg = load_config(p, {"train.n_updates": 100})
+    out = tmp_path / "ens"
+    m = experiment.run(cfg, out, figures=False)
+    assert [e["member"] for e in m["ensemble"]] == ["seed-0", "seed-1", "tiny-ngrams"]
+    assert [e["weight"] for e in m["ensemble"]] == pytest.approx([0.3, 0.3, 0.4])
+    assert 0 <= m["test_balanced_accuracy"] <= 1 and (out / "ensemble.json").is_file()
+    from handgrad.predict import predict_names
+
+    res = predict_names(out, ["ivanov", "ramirez"], top=3)
+    assert sum(res[0]["probabilities"].values()) == pytest.approx(1.0)
+    assert [c for c, _ in res[0]["top"]][0] == res[0]["predicted"] and len(res[0]["top"]) == 3
+    # the ensemble's probability is the weighted mean of its members'
+    parts = [predict_names(out / "members" / n, ["ivanov"])[0]["probabilities"]["Russian"]
+             for n in ("seed-0", "seed-1", "tiny-ngrams")]
+    assert res[0]["probabilities"]["Russian"] == pytest.approx(0.3 * parts[0] + 0.3 * parts[1] + 0.4 * parts[2])
+
+
+def test_ensemble_member_on_another_split_is_an_error(tiny_surnames, tmp_path):
+    (tmp_path / "member.toml").write_text('name = "m"\n[data]\ndataset = "surnames"\n' + NGRAM + LINEAR)
+    p = _grouped_config(tmp_path, rest='[ensemble]\nmembers = ["member.toml"]\n')
+    with pytest.raises(HandgradError, match="same data and split"):
+        experiment.run(load_config(p), None)
+    p.write_text(p.read_text().replace("member.toml", "missing.toml"))
+    with pytest.raises(HandgradError, match="missing.toml.*not found"):
+        load_config(p)
+
+
+@pytest.fixture
+def small_run(tiny_surnames, tmp_path):
+    out = tmp_path / "run"
+    experiment.run(load_config(_grouped_config(tmp_path), {"train.n_updates": 60}), out, figures=False)
+    return out
+
+
+def test_predict_top_file_and_stdin(small_run, tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("Ivanov\n\n  ramirez \nmcbride\n")
+    r = runner.invoke(app, ["predict", str(small_run), "--file", str(names), "--top", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert [x["name"] for x in res] == ["Ivanov", "ramirez", "mcbride"]
+    for x in res:
+        ps = [p for _, p in x["top"]]
+        assert len(ps) == 3 and ps == sorted(ps, reverse=True) and x["top"][0][0] == x["predicted"]
+    r2 = runner.invoke(app, ["predict", str(small_run), "lee", "--file", "-", "--top", "1"], input="Ivanov\nramirez\n")
+    assert r2.exit_code == 0, r2.output
+    lines = r2.stdout.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["lee", "Ivanov", "ramirez"] and all(len(ln.split()) == 3 for ln in lines)
+    table = runner.invoke(app, ["predict", str(small_run), "--file", str(names)])
+    assert table.exit_code == 0 and table.stdout.splitlines()[0].split()[1:] == ["Ivanov", "ramirez", "mcbride"]
+
+
+@pytest.mark.parametrize("args,shown", [
+    (["--file", "nope.txt"], "names file nope.txt does not exist"),
+    ([], "give names as arguments or with --file"),
+    (["--top", "0", "lee"], "--top must be at least 1"),
+    (["ivan-ov", "--top", "2"], "outside the model's alphabet"),
+])
+def test_predict_input_errors_are_clear(small_run, tmp_path, monkeypatch, args, shown):
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["predict", str(small_run), *args])
+    assert r.exit_code == 2 and shown in r.stderr and "Traceback" not in r.output
+
+
+def test_predict_empty_stdin_is_a_clear_error(small_run):
+    r = runner.invoke(app, ["predict", str(small_run), "--file", "-"], input="\n  \n")
+    assert r.exit_code == 2 and "no names in standard input" in r.stderr
