@@ -234,3 +234,19 @@ def test_predict_input_errors_are_clear(small_run, tmp_path, monkeypatch, args, 
 def test_predict_empty_stdin_is_a_clear_error(small_run):
     r = runner.invoke(app, ["predict", str(small_run), "--file", "-"], input="\n  \n")
     assert r.exit_code == 2 and "no names in standard input" in r.stderr
+
+
+# -- power sampling -----------------------------------------------------------------------------
+def test_power_sampling_sizes_and_weights(rng):
+    from handgrad.data.sampling import EpochSampler
+
+    y = np.repeat([0, 1, 2], [400, 100, 25])
+    s = EpochSampler(y, "power", 0.5)
+    assert s.counts.tolist() == [300, 150, 75] and s.epoch_size == 525  # N * sqrt(n_c) / sum sqrt(n)
+    idx = s.indices(rng)
+    assert np.bincount(y[idx]).tolist() == [300, 150, 75]
+    assert len(set(idx[y[idx] == 1].tolist())) == 100  # whole passes before repeats
+    # expected weight per class in an epoch is the same for every class: the balanced objective
+    per_class = [s.weights[idx][y[idx] == c].sum() for c in range(3)]
+    assert per_class == pytest.approx([per_class[0]] * 3)
+    assert EpochSampler(y, "power", 1.0).counts.tolist() == [400, 100, 25]

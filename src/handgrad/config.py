@@ -66,7 +66,7 @@ class ModelConfig(_Strict):
     init: Literal["normal", "xavier", "he", "fan_in"] | None = None
     std: float | None = Field(None, gt=0)
     hidden: list[int] = Field(default_factory=lambda: [50])
-    #: keep probability of dropout after each hidden layer (1 = no dropout)
+    #: keep probability of dropout after each hidden layer (mlp) or before the last layer (convnet); 1 = none
     dropout: float = Field(1.0, gt=0, le=1)
     #: convnet: [[k1, n1], [k2, n2], ...] filter widths and counts
     convs: list[tuple[int, int]] = Field(default_factory=lambda: [(5, 20), (3, 20)])
@@ -97,7 +97,9 @@ class TrainConfig(_Strict):
     #: half-cycle length in updates; or give n_s_factor k for n_s = k * floor(n / n_batch)
     n_s: int | None = Field(None, ge=1)
     n_s_factor: float | None = Field(None, gt=0)
-    sampling: Literal["sequential", "shuffle", "balanced"] = "sequential"
+    sampling: Literal["sequential", "shuffle", "balanced", "power"] = "sequential"
+    #: 'power' sampling: class frequencies n_c^power (0 balanced, 1 natural), loss weights n_c^-power
+    sampling_power: float = Field(0.5, ge=0, le=1)
     keep_best: bool = False
     best_metric: str = "val_accuracy"
     #: evaluate every this many updates; or records_per_cycle for cyclical runs; default per epoch

@@ -133,7 +133,7 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
         prepare(model, cfg, data.X_train)
     from handgrad.data.sampling import EpochSampler
 
-    epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
+    epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
     p = plan(tc, epoch_size, len(data.y_train))
     callbacks = [ProgressBar(desc or cfg.name, disable=None if progress is None else not progress)]
     snaps = None
@@ -148,7 +148,7 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
             raise HandgradError("train.flip / train.translate apply to images only (dataset cifar10)")
         augment = ImageAugmenter(flip=tc.flip, translate=tc.translate, shape=tuple(data.meta["image_shape"]))
     trainer = Trainer(model, optimizer=build_optimizer(tc), schedule=p.schedule, n_batch=tc.n_batch,
-                      sampling=tc.sampling, record_every=p.record_every, keep_best=tc.keep_best,
+                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=p.record_every, keep_best=tc.keep_best,
                       best_metric=tc.best_metric, evaluate=evaluator_for(cfg), augment=augment,
                       callbacks=callbacks, rng=train_rng)
     t0 = time.perf_counter()

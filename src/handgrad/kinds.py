@@ -84,7 +84,8 @@ def _convnet(cfg, d, K, rng, meta=None) -> Model:
 
     mc, meta = cfg.model, meta or {}
     return convnet(meta["d"], meta["n_len"], K, [tuple(c) for c in mc.convs], impl=mc.impl,
-                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=cfg.train.lam, rng=rng)
+                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=cfg.train.lam, dropout=mc.dropout,
+                   pool=mc.pool, rng=rng)
 
 
 def _convnet_prepare(model: Model, cfg, X_train) -> None:
