@@ -250,3 +250,29 @@ def test_power_sampling_sizes_and_weights(rng):
     per_class = [s.weights[idx][y[idx] == c].sum() for c in range(3)]
     assert per_class == pytest.approx([per_class[0]] * 3)
     assert EpochSampler(y, "power", 1.0).counts.tolist() == [400, 100, 25]
+
+
+# -- global max pooling ---------------------------------------------------------------------------
+def test_global_max_pool_forward_backward_and_gradient(rng):
+    from handgrad.gradcheck import numerical_gradient, relative_error
+    from handgrad.nn import GlobalMaxPool1D
+
+    N, L, C = 4, 6, 3
+    x = rng.normal(size=(N, L * C))
+    layer = GlobalMaxPool1D(C, L)
+    y = layer.forward(x)
+    np.testing.assert_array_equal(y, x.reshape(N, L, C).max(axis=1))
+    R = rng.normal(size=y.shape)
+    dx = layer.backward(R)
+    assert np.array_equal(layer.backward(R), dx)  # assigns, never accumulates
+    gn = numerical_gradient(lambda: np.sum(layer.forward(x) * R), x)
+    assert relative_error(dx, gn).max() < 1e-6
+
+
+def test_convnet_with_max_pool_passes_the_gradient_check(tiny_surnames, tmp_path):
+    cfg = load_config(_grouped_config(tmp_path), {"model.pool": "max", "model.bias": True, "model.dropout": 0.5,
+                                                  "model.padding": "same", "gradcheck.convs": [[3, 4], [3, 4]],
+                                                  "gradcheck.lambdas": [0.0, 1.0]})
+    cases = experiment.gradcheck_cases(cfg)
+    assert len(cases) == 2 and all(c["max_rel"] < 1e-6 for c in cases)
+    assert [r["param"] for r in cases[0]["rows"]] == ["0.F", "0.b", "2.F", "2.b", "6.W", "6.b"]

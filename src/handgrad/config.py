@@ -73,6 +73,8 @@ class ModelConfig(_Strict):
     #: convnet: zero columns on each side of every conv layer's input, or "same" ((k-1)/2, odd k)
     padding: Annotated[int, Field(ge=0)] | Literal["same"] = 0
     bias: bool = False
+    #: convnet: 'none' (Dense on every position, the sheet) or 'max' (global max over positions)
+    pool: Literal["none", "max"] = "none"
     impl: str = "fast"
 
 

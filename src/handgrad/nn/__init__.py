@@ -4,8 +4,9 @@ from handgrad.nn.activations import Dropout, ReLU
 from handgrad.nn.conv import Conv1D
 from handgrad.nn.layer import Layer
 from handgrad.nn.linear import Dense
+from handgrad.nn.pool import GlobalMaxPool1D
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "ReLU": ReLU, "Dropout": Dropout,
-                                  "Conv1D": Conv1D}
+                                  "Conv1D": Conv1D, "GlobalMaxPool1D": GlobalMaxPool1D}
 
-__all__ = ["LAYER_TYPES", "Conv1D", "Dense", "Dropout", "Layer", "ReLU"]
+__all__ = ["LAYER_TYPES", "Conv1D", "Dense", "Dropout", "GlobalMaxPool1D", "Layer", "ReLU"]
