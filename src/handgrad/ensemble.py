@@ -66,6 +66,7 @@ def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None) -> d
         if run_dir is not None:
             experiment.write_run(Path(run_dir) / "members" / name, mc, data, fitted, m, figures=False)
         out["seconds"] += m["seconds"]
+        out["split_info"] = m.get("split_info", {})
         out["ensemble"].append({"member": name, "weight": w, **{k: v for k, v in m.items()
                                                                if k.endswith("balanced_accuracy")}})
         for part, X, y in (("val", data.X_val, data.y_val), ("test", data.X_test, data.y_test)):

@@ -201,6 +201,7 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
             m[f"{name}_balanced_accuracy"] = balanced_accuracy(y, preds[name], data.K)
             m[f"{name}_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(y, preds[name], data.K).tolist()))
         m["split"] = cfg.data.split
+        m["split_info"] = data.meta.get("split", {})  # sizes, duplicates, the course split's leak
     return m
 
 
