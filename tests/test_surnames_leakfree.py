@@ -184,12 +184,19 @@ def test_ensemble_of_seeds_and_the_ngram_model(tiny_surnames, tmp_path):
     assert res[0]["probabilities"]["Russian"] == pytest.approx(0.3 * parts[0] + 0.3 * parts[1] + 0.4 * parts[2])
 
 
-def test_ensemble_member_on_another_split_is_an_error(tiny_surnames, tmp_path):
+def test_ensemble_members_follow_the_ensembles_split(tiny_surnames, tmp_path):
+    from handgrad.ensemble import member_configs
+
     (tmp_path / "member.toml").write_text('name = "m"\n[data]\ndataset = "surnames"\n' + NGRAM + LINEAR)
     p = _grouped_config(tmp_path, rest='[ensemble]\nmembers = ["member.toml"]\n')
-    with pytest.raises(HandgradError, match="same data and split"):
-        experiment.run(load_config(p), None)
-    p.write_text(p.read_text().replace("member.toml", "missing.toml"))
+    members = member_configs(load_config(p, {"data.split_seed": 3}))
+    assert [(m.data.split, m.data.split_seed, m.data.holdout_min, m.data.features) for _, m, _ in members] == [
+        ("grouped", 3, 2, "indices"), ("grouped", 3, 2, "ngrams")]
+    (tmp_path / "cifar.toml").write_text('name = "c"\n[data]\ndataset = "cifar10"\n')
+    p.write_text(p.read_text().replace("member.toml", "cifar.toml"))
+    with pytest.raises(HandgradError, match="same data"):
+        member_configs(load_config(p))
+    p.write_text(p.read_text().replace("cifar.toml", "missing.toml"))
     with pytest.raises(HandgradError, match="missing.toml.*not found"):
         load_config(p)
 

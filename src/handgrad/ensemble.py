@@ -2,7 +2,8 @@
 
 A config with an ``[ensemble]`` table trains ``seeds`` copies of itself (seeds seed, seed+1, ...)
 and every config listed in ``members`` (e.g. the n-gram linear model), each into its own run folder
-under ``RUN/members/``, all on the same data split. The ensemble's class probabilities are
+under ``RUN/members/``, all on the ensemble's data split (its [data] split settings replace the
+members' own, so ``--set data.split=course`` moves the whole ensemble to the course split). The ensemble's class probabilities are
 
     p = (1 - members_weight) * mean(p of the seed copies) + members_weight * mean(p of the members)
 
@@ -22,6 +23,8 @@ from handgrad.config import Config
 from handgrad.errors import HandgradError
 
 ENSEMBLE_FILE = "ensemble.json"
+#: the [data] keys that define the split; every member is trained with the ensemble's values
+SPLIT_KEYS = ("source", "split", "split_seed", "holdout_fraction", "holdout_min", "holdout_max", "n_train")
 
 
 def member_configs(cfg: Config) -> list[tuple[str, Config, float]]:
@@ -33,12 +36,14 @@ def member_configs(cfg: Config) -> list[tuple[str, Config, float]]:
     w_members = ec.members_weight if ec.members else 0.0
     out = [(f"seed-{cfg.seed + i}", base.model_copy(update={"seed": cfg.seed + i}), (1 - w_members) / ec.seeds)
            for i in range(ec.seeds)]
+    split = cfg.data.model_dump(include=set(SPLIT_KEYS))
     for path in ec.members:
         mc = load_config(path)
-        if mc.data.dataset != cfg.data.dataset or mc.data.split != cfg.data.split or (
-                mc.data.split_seed != cfg.data.split_seed):
-            raise HandgradError(f"ensemble member {path} must use the same data and split as {cfg.name} "
-                                f"(dataset {cfg.data.dataset}, split {cfg.data.split}, split_seed {cfg.data.split_seed})")
+        if mc.data.dataset != cfg.data.dataset:
+            raise HandgradError(f"ensemble member {path} is trained on {mc.data.dataset}, {cfg.name} on "
+                                f"{cfg.data.dataset}: members must use the same data")
+        # members are scored on the ensemble's parts: its split settings replace theirs
+        mc = mc.model_copy(update={"data": mc.data.model_copy(update=split)})
         if mc.ensemble.seeds > 1 or mc.ensemble.members:
             raise HandgradError(f"ensemble member {path} is itself an ensemble; nest no ensembles")
         out.append((mc.name, mc, w_members / len(ec.members)))
