@@ -283,3 +283,24 @@ def test_convnet_with_max_pool_passes_the_gradient_check(tiny_surnames, tmp_path
     cases = experiment.gradcheck_cases(cfg)
     assert len(cases) == 2 and all(c["max_rel"] < 1e-6 for c in cases)
     assert [r["param"] for r in cases[0]["rows"]] == ["0.F", "0.b", "2.F", "2.b", "6.W", "6.b"]
+
+
+# -- the real course files ------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_realdata_grouped_split_counts():
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("HANDGRAD_DATA", "")) / "surnames"
+    if not (root / "ascii_names.txt").is_file():
+        pytest.skip("HANDGRAD_DATA has no surnames/")
+    data = load_surnames(root)
+    gs = grouped_split(data.names, data.labels, data.K, val_idx=data.val_idx, classes=data.classes)
+    assert (gs.n_lines, len(gs.names), gs.n_duplicates, gs.n_multilabel_names) == (20050, 17992, 2058, 480)
+    assert gs.duplicates_per_class[data.classes.index("Arabic")] == 2000 - 108
+    assert [len(gs.indices(p)) for p in ("train", "val", "test")] == [15196, 1398, 1398]
+    sets = [set(gs.subset(p)[0]) for p in ("train", "val", "test")]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    leak = gs.course_leak_per_class
+    assert int(leak[0].sum()) == 75 and int(leak[1].sum()) == 24
+    assert leak[0, data.classes.index("Scottish")] == 14 and leak[1, data.classes.index("Arabic")] == 14
