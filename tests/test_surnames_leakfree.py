@@ -304,3 +304,14 @@ def test_realdata_grouped_split_counts():
     leak = gs.course_leak_per_class
     assert int(leak[0].sum()) == 75 and int(leak[1].sum()) == 24
     assert leak[0, data.classes.index("Scottish")] == 14 and leak[1, data.classes.index("Arabic")] == 14
+
+
+def test_char_noise_replaces_characters_only_inside_names(rng):
+    from handgrad.augment import CharNoise
+
+    X = np.full((200, 10), -1, dtype=np.int32)
+    X[:, :6] = 3
+    out = CharNoise(0.25, 28)(X, rng)
+    assert (out[:, 6:] == -1).all() and (X[:, :6] == 3).all()  # padding kept, input untouched
+    changed = (out[:, :6] != 3).mean()
+    assert 0.18 < changed < 0.3 and out.max() < 28 and out.dtype == X.dtype

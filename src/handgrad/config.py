@@ -109,6 +109,8 @@ class TrainConfig(_Strict):
     records_per_cycle: int | None = Field(None, ge=1)
     flip: bool = False
     translate: int = Field(0, ge=0)
+    #: surnames (character indices): replace each character with a random one with this probability
+    char_noise: float = Field(0.0, ge=0, lt=1)
     snapshot_ensemble: bool = False
     #: average the parameters over the last part of training, from this fraction of the updates on
     average_from: float | None = Field(None, ge=0, lt=1)

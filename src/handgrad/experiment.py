@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import io, kinds, schedules
-from handgrad.augment import ImageAugmenter
+from handgrad.augment import CharNoise, ImageAugmenter
 from handgrad.config import Config, TrainConfig
 from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
@@ -147,6 +147,10 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
         if "image_shape" not in data.meta:
             raise HandgradError("train.flip / train.translate apply to images only (dataset cifar10)")
         augment = ImageAugmenter(flip=tc.flip, translate=tc.translate, shape=tuple(data.meta["image_shape"]))
+    if tc.char_noise:
+        if data.meta.get("input") != "indices":
+            raise HandgradError("train.char_noise applies to surnames as character indices (a ConvNet)")
+        augment = CharNoise(tc.char_noise, data.meta["d"])
     trainer = Trainer(model, optimizer=build_optimizer(tc), schedule=p.schedule, n_batch=tc.n_batch,
                       sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=p.record_every, keep_best=tc.keep_best,
                       best_metric=tc.best_metric, evaluate=evaluator_for(cfg), augment=augment,
