@@ -315,3 +315,18 @@ def test_char_noise_replaces_characters_only_inside_names(rng):
     assert (out[:, 6:] == -1).all() and (X[:, :6] == 3).all()  # padding kept, input untouched
     changed = (out[:, :6] != 3).mean()
     assert 0.18 < changed < 0.3 and out.max() < 28 and out.dtype == X.dtype
+
+
+def test_shipped_predictor_and_ngram_configs():
+    from pathlib import Path
+
+    from handgrad.ensemble import member_configs
+
+    root = Path(__file__).resolve().parents[1] / "configs" / "convnet"
+    cfg = load_config(root / "predictor.toml")
+    assert cfg.data.split == "grouped" and cfg.model.pool == "max" and cfg.is_ensemble
+    members = member_configs(cfg)
+    assert [n for n, _, _ in members] == ["seed-0", "seed-1", "ngram-linear"]
+    assert sum(w for _, _, w in members) == pytest.approx(1.0)
+    ng = members[-1][1]
+    assert (ng.data.features, ng.model.kind, ng.data.split) == ("ngrams", "linear", "grouped")
