@@ -50,7 +50,7 @@ def sklearn_baseline(tr, va, te, classes) -> dict:
 
 def handgrad_run(cfg, run_dir: Path | None, existing: Path | None = None) -> dict:
     """Train ``cfg`` into ``run_dir`` (or read a finished run folder ``existing``) -> its metrics."""
-    from handgrad import experiment, io
+    from handgrad import ensemble, io
 
     if existing is not None:
         m = io.read_json(existing / "metrics.json")
@@ -60,7 +60,7 @@ def handgrad_run(cfg, run_dir: Path | None, existing: Path | None = None) -> dic
             sys.exit(f"{existing} was trained on other data settings than the benchmark's split:\n"
                      f"  {saved}\n  {want}")
         return m
-    return experiment.run(cfg, run_dir, figures=False)
+    return ensemble.run_config(cfg, run_dir, figures=False)
 
 
 def main(argv=None) -> int:

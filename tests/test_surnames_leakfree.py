@@ -169,7 +169,11 @@ def test_ensemble_of_seeds_and_the_ngram_model(tiny_surnames, tmp_path):
     p = _grouped_config(tmp_path, rest='[ensemble]\nseeds = 2\nmembers = ["member.toml"]\nmembers_weight = 0.4\n')
     cfg = load_config(p, {"train.n_updates": 100})
     out = tmp_path / "ens"
-    m = experiment.run(cfg, out, figures=False)
+    with pytest.raises(HandgradError, match="is an ensemble"):
+        experiment.run(cfg, out)
+    from handgrad.ensemble import run_config
+
+    m = run_config(cfg, out, figures=False)
     assert [e["member"] for e in m["ensemble"]] == ["seed-0", "seed-1", "tiny-ngrams"]
     assert [e["weight"] for e in m["ensemble"]] == pytest.approx([0.3, 0.3, 0.4])
     assert 0 <= m["test_balanced_accuracy"] <= 1 and (out / "ensemble.json").is_file()

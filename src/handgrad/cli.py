@@ -70,7 +70,7 @@ def train(config: ConfigArg, set_: SetOpt = None,
     With --repeat N the seeds run on a local Dask cluster (one worker per core), on an existing
     one (--scheduler), or in this process (--jobs 1).
     """
-    from handgrad import execution, experiment
+    from handgrad import ensemble, execution, experiment
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
@@ -81,7 +81,7 @@ def train(config: ConfigArg, set_: SetOpt = None,
             layout = execution.choose_layout(jobs, scheduler, repeat)
             m = experiment.run_repeated(cfg, out, repeat, layout=layout, echo=typer.echo)
         else:
-            m = experiment.run(cfg, out)
+            m = ensemble.run_config(cfg, out)  # an [ensemble] table trains every member
     except KeyboardInterrupt:
         if repeat > 1:
             done = sorted(p.parent.name for p in out.glob("run-*/metrics.json"))

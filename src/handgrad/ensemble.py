@@ -50,6 +50,16 @@ def member_configs(cfg: Config) -> list[tuple[str, Config, float]]:
     return out
 
 
+def run_config(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
+               desc: str | None = None) -> dict:
+    """Train any config: its ensemble when it has an [ensemble] table, else ``experiment.run``."""
+    from handgrad import experiment
+
+    if cfg.is_ensemble:
+        return run(cfg, run_dir, progress=progress)
+    return experiment.run(cfg, run_dir, progress=progress, figures=figures, desc=desc)
+
+
 def combine(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """Weighted sum of the members' probability arrays (N, K)."""
     return sum(w * np.asarray(p, dtype=np.float64) for p, w in zip(probs, weights))

@@ -256,11 +256,11 @@ def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figu
     """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict
     (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`).
 
-    A config with an [ensemble] table trains all its members (see ``handgrad.ensemble``)."""
+    A config with an [ensemble] table is trained by ``handgrad.ensemble.run_config``, which calls
+    this function for each member."""
     if cfg.is_ensemble:
-        from handgrad import ensemble
-
-        return ensemble.run(cfg, run_dir, progress=progress)
+        raise HandgradError(f"{cfg.name} is an ensemble ([ensemble] table): train it with "
+                            "handgrad.ensemble.run_config (handgrad train does)")
     data = prepare_data(cfg)
     fitted = fit(cfg, data, progress=progress, desc=desc)
     metrics = final_metrics(cfg, data, fitted)
