@@ -83,11 +83,13 @@ def test_grouped_split_keeps_names_apart_and_every_language_everywhere(seed):
     assert np.array_equal(again.part, gs.part)
 
 
-def test_grouped_split_too_small_a_language_is_a_clear_error():
-    names = [f"n{i}" for i in range(30)] + ["a", "b", "c"]
-    labels = np.array([0] * 30 + [1] * 3)
-    with pytest.raises(HandgradError, match="too few distinct names.*1"):
-        grouped_split(names, labels, 2, min_per_class=2)
+def test_grouped_split_small_languages_keep_a_training_name_and_too_small_is_an_error():
+    names = [f"n{i}" for i in range(30)] + ["a", "b", "c", "a"]
+    labels = np.array([0] * 30 + [1] * 4)
+    gs = grouped_split(names, labels, 2, min_per_class=5)
+    assert gs.sizes["val_per_class"] == [6, 1] and gs.sizes["train_per_class"] == [18, 1]
+    with pytest.raises(HandgradError, match="too few distinct names.*: 1"):
+        grouped_split(names[:32], labels[:32], 2)
 
 
 def test_prepare_grouped_split_has_a_test_part_and_prints_its_summary(tiny_surnames, tmp_path, capsys):

@@ -12,9 +12,9 @@ builds an evaluation that only sees names the model never trained on:
    all its pairs: in validation and test each pair is one example, so a model can get at most one of
    them right. That is the data's own ambiguity, the same for every model compared on the split.
 3. **Stratified sizes**: each language gets ``round(fraction * n)`` validation and as many test
-   examples (n: its distinct names), at least ``min_per_class`` and at most ``max_per_class``, so the
-   small languages keep most of their names for training while the big ones give large, less noisy
-   parts. Languages are filled smallest first; a multi-language group counts for each of its
+   examples (n: its distinct names), at least ``min_per_class`` and at most ``max_per_class`` (and
+   never so many that no training name is left), so the small languages keep most of their names for
+   training while the big ones give large, less noisy parts. Languages are filled smallest first; a multi-language group counts for each of its
    languages, and a group is only placed where it fits every one of them.
 4. A seed: the groups of each language are visited in the order of a ``numpy`` Generator's
    permutation; the same seed gives the same split.
@@ -122,8 +122,9 @@ def leak_sentence(leak: np.ndarray, classes: list[str], n_val: int | None = None
 
 
 def holdout_size(n: int, fraction: float, min_per_class: int, max_per_class: int) -> int:
-    """Validation (and test) examples for a language with n distinct names."""
-    return int(min(max(round(fraction * n), min_per_class), max_per_class))
+    """Validation (and test) examples for a language with n distinct names: round(fraction * n)
+    clipped to [min_per_class, max_per_class], and never more than leaves a training name."""
+    return int(min(max(round(fraction * n), min_per_class), max_per_class, (n - 1) // 2))
 
 
 def grouped_split(names: list[str], labels: np.ndarray, n_classes: int, *, seed: int = 0,
@@ -142,10 +143,10 @@ def grouped_split(names: list[str], labels: np.ndarray, n_classes: int, *, seed:
         groups[n].append(i)
     n_distinct = np.bincount(d_labels, minlength=n_classes)
     want = np.array([holdout_size(int(c), fraction, min_per_class, max_per_class) for c in n_distinct])
-    too_few = [classes[y] for y in range(n_classes) if n_distinct[y] < 2 * want[y] + 1]
+    too_few = [classes[y] for y in range(n_classes) if want[y] < 1]
     if too_few:
-        raise HandgradError(f"too few distinct names for a validation, test and training part in: "
-                            f"{', '.join(too_few)} (lower data.holdout_min or data.holdout_fraction)")
+        raise HandgradError(f"too few distinct names (at least 3) for a validation, test and training part "
+                            f"in: {', '.join(too_few)}")
     rng = np.random.default_rng(seed)
     part = np.zeros(len(d_names), dtype=np.int8)
     have = np.zeros((3, n_classes), dtype=np.int64)  # examples placed, per part and class
