@@ -479,6 +479,7 @@ def prepare_surnames(dc, dtype=np.float32):
     else:
         parts = {"train": data.subset("train"), "val": data.subset("val")}
     leak = course_leak(data.names, data.labels, data.val_idx, data.K)
+    split_meta["course_val_per_class"] = class_counts(data.labels[data.val_idx], data.K).tolist()
     split_meta["course_leak_any_language"] = leak[0].tolist()
     split_meta["course_leak_same_language"] = leak[1].tolist()
     tr_names, y_tr = parts["train"]

@@ -203,8 +203,11 @@ def leakfree_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     sizes = (f"{sum(info['val_per_class'])} validation and {sum(info['test_per_class'])} test pairs, "
              f"{min(info['test_per_class'])}-{max(info['test_per_class'])} test names per language; "
              f"{info['duplicates']} duplicate lines of {info['n_lines']} removed") if "test_per_class" in info else ""
-    table = {"caption": "Balanced accuracy (%): the course split (252 validation names, 14 per language, "
-                        f"partly seen in training) beside the leak-free split ({sizes})",
+    cv = info.get("course_val_per_class") or []
+    course = (f"{sum(cv)} validation names, {min(cv)}-{max(cv)} per language, "
+              if cv and min(cv) != max(cv) else f"{sum(cv)} validation names, {cv[0]} per language, " if cv else "")
+    table = {"caption": f"Balanced accuracy (%): the course split ({course}partly seen in training) beside "
+                        f"the leak-free split ({sizes})",
              "columns": ["model", "course split, validation", "leak-free, validation", "leak-free, test"],
              "rows": rows}
     return table, []
@@ -224,13 +227,15 @@ def leak_table(rs: RunState) -> tuple[dict | None, list[dict]]:
 
     from handgrad.data.grouped import leak_sentence
 
-    sentence = leak_sentence(np.array([any_lang, same]), classes, n_val=252)
-    table = {"caption": sentence + ". Per language, of its 14 validation names:",
-             "columns": ["language", "also among the training names", "with the same language"],
-             "rows": [[c, str(a), str(b)] for c, a, b in zip(classes, any_lang, same)]
-             + [["total (of 252)", str(sum(any_lang)), str(sum(same))]]}
+    cv = info.get("course_val_per_class") or [0] * len(classes)
+    n_val = sum(cv)
+    sentence = leak_sentence(np.array([any_lang, same]), classes, n_val=n_val)
+    table = {"caption": sentence + ". Per language:",
+             "columns": ["language", "validation names", "also among the training names", "with the same language"],
+             "rows": [[c, str(v), str(a), str(b)] for c, v, a, b in zip(classes, cv, any_lang, same)]
+             + [["total", str(n_val), str(sum(any_lang)), str(sum(same))]]}
     return table, [row(rs.exp, "the course split's leak: validation names also among the training names",
-                       f"{sum(any_lang)} of 252 ({sum(same)} with the same language)", "-", "-", "-", REFERENCE,
+                       f"{sum(any_lang)} of {n_val} ({sum(same)} with the same language)", "-", "-", "-", REFERENCE,
                        "issue 8")]
 
 
