@@ -233,7 +233,7 @@ def test_predict_top_file_and_stdin(small_run, tmp_path):
 
 
 @pytest.mark.parametrize("args,shown", [
-    (["--file", "nope.txt"], "names file nope.txt does not exist"),
+    (["--file", "nope.txt"], "missing names file nope.txt"),
     ([], "give names as arguments or with --file"),
     (["--top", "0", "lee"], "--top must be at least 1"),
     (["ivan-ov", "--top", "2"], "outside the model's alphabet"),

@@ -161,19 +161,13 @@ def read_names(path: str) -> list[str]:
     """Names from a file, or from standard input for ``-``: one per line, blank lines skipped."""
     import sys
 
+    from handgrad.data.surnames import _read_lines
+
     if path == "-":
-        text = sys.stdin.read()
-        where = "standard input"
+        lines, where = sys.stdin.read().splitlines(), "standard input"
     else:
-        f = Path(path)
-        if not f.is_file():
-            raise HandgradError(f"names file {f} does not exist")
-        try:
-            text = f.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise HandgradError(f"names file {f} is not UTF-8 text: {e}") from None
-        where = str(f)
-    names = [line.strip() for line in text.splitlines() if line.strip()]
+        lines, where = _read_lines(Path(path), "names file"), path
+    names = [line.strip() for line in lines if line.strip()]
     if not names:
         raise HandgradError(f"no names in {where} (expected one name per line)")
     return names

@@ -210,9 +210,9 @@ def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Course files
 # ---------------------------------------------------------------------------------------------
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, what: str = "surnames file") -> list[str]:
     if not path.is_file():
-        raise HandgradError(f"missing surnames file {path}")
+        raise HandgradError(f"missing {what} {path}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
