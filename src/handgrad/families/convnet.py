@@ -206,8 +206,9 @@ def leakfree_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     cv = info.get("course_val_per_class") or []
     course = (f"{sum(cv)} validation names, {min(cv)}-{max(cv)} per language, "
               if cv and min(cv) != max(cv) else f"{sum(cv)} validation names, {cv[0]} per language, " if cv else "")
-    table = {"caption": f"Balanced accuracy (%): the course split ({course}partly seen in training) beside "
-                        f"the leak-free split ({sizes})",
+    seen = "partly seen in training" if sum(info.get("course_leak_any_language") or []) else "none seen in training"
+    table = {"caption": f"Balanced accuracy (%): the course split ({course}{seen}) beside the leak-free split "
+                        f"({sizes})",
              "columns": ["model", "course split, validation", "leak-free, validation", "leak-free, test"],
              "rows": rows}
     return table, []
