@@ -118,7 +118,8 @@ def leak_sentence(leak: np.ndarray, classes: list[str], n_val: int | None = None
                     for i, (a, b) in enumerate(zip(leak[0], leak[1])) if a)
     of = f" of its {n_val}" if n_val else ""
     if not leak[0].sum():
-        return f"The course split does not leak: none{of} validation names occurs among its training names"
+        return (f"The course split does not leak: none of its {n_val or ''} validation names occurs among its "
+                "training names").replace("  ", " ")
     return (f"The course split leaks: {int(leak[0].sum())}{of} validation names also occur among its training "
             f"names, {int(leak[1].sum())} of them with the same language ({per})")
 

@@ -98,8 +98,13 @@ class CharNgrams:
 
     # -- saving with a model (arrays in model.npz, no pickle) ----------------------------
     def state(self) -> dict[str, np.ndarray]:
-        return {"ngram_vocabulary": np.array(sorted(self.vocabulary, key=self.vocabulary.get), dtype=str),
-                "ngram_idf": np.asarray(self.idf)}
+        """Arrays saved beside the model: the vocabulary as code points (V, n_max) int32, zero-padded
+        (model.npz holds numbers only), and the idf (V,)."""
+        vocab = sorted(self.vocabulary, key=self.vocabulary.get)
+        codes = np.zeros((len(vocab), self.n_max), dtype=np.int32)
+        for i, g in enumerate(vocab):
+            codes[i, :len(g)] = [ord(c) for c in g]
+        return {"ngram_vocabulary": codes, "ngram_idf": np.asarray(self.idf)}
 
     def config(self) -> dict:
         return {"n_min": self.n_min, "n_max": self.n_max, "tf": self.tf}
@@ -113,6 +118,9 @@ class CharNgrams:
             raise HandgradError(f"saved n-gram features are missing {e.args[0]!r}") from None
         if len(vocab) != len(idf):
             raise HandgradError(f"saved n-gram vocabulary ({len(vocab)}) and idf ({len(idf)}) differ in length")
-        self.vocabulary = {str(g): i for i, g in enumerate(vocab)}
+        vocab = np.asarray(vocab)
+        if vocab.ndim != 2 or not np.issubdtype(vocab.dtype, np.integer) or vocab.min(initial=0) < 0:
+            raise HandgradError("saved n-gram vocabulary must be a 2-D array of code points")
+        self.vocabulary = {"".join(chr(c) for c in row if c): i for i, row in enumerate(vocab.tolist())}
         self.idf = np.asarray(idf, dtype=np.float64)
         return self
