@@ -117,7 +117,7 @@ def _cifar10(dc, dtype) -> Prepared:
 
 
 def _surnames(dc, dtype) -> Prepared:
-    from handgrad.data.surnames import prepare_surnames
+    from handgrad.data.surname_inputs import prepare_surnames
 
     return prepare_surnames(dc, dtype)
 

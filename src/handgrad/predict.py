@@ -1,8 +1,8 @@
 """Predictions of a saved surnames run for new surnames (``handgrad predict RUN_DIR NAME ...``).
 
 Inference only: the run folder's ``model.json``/``model.npz`` and its ``meta`` (alphabet, n_len,
-classes, n-gram vocabulary, written by ``prepare_surnames``) are all that is read; nothing is
-retrained. The folder may hold a ConvNet, the n-gram linear model, or an ensemble of them
+classes, n-gram vocabulary, written by ``data.surname_inputs.prepare_surnames``) are all that is
+read; nothing is retrained. The folder may hold a ConvNet, the n-gram linear model, or an ensemble of them
 (``ensemble.json``, see ``handgrad.ensemble``), whose probabilities are averaged.
 
 How a name is encoded, exactly as in training:
