@@ -336,3 +336,13 @@ def test_shipped_predictor_and_ngram_configs():
     assert sum(w for _, _, w in members) == pytest.approx(1.0)
     ng = members[-1][1]
     assert (ng.data.features, ng.model.kind, ng.data.split) == ("ngrams", "linear", "grouped")
+
+
+def test_pooled_convnet_with_char_noise_saves_and_predicts(tiny_surnames, tmp_path):
+    cfg = load_config(_grouped_config(tmp_path), {"model.pool": "max", "model.bias": True, "model.dropout": 0.5,
+                                                  "train.char_noise": 0.1, "train.n_updates": 30})
+    out = tmp_path / "pooled"
+    experiment.run(cfg, out, figures=False)
+    r = runner.invoke(app, ["predict", str(out), "ivanov", "--top", "1"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.split()[0] == "ivanov" and r.stdout.split()[1] in CLASSES

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.nn.layer import Layer
+from handgrad.nn.layer import Layer, config_int
 
 
 class GlobalMaxPool1D(Layer):
@@ -38,6 +38,12 @@ class GlobalMaxPool1D(Layer):
         np.put_along_axis(dx, arg[:, None, :], dy[:, None, :], axis=1)
         self.grads = {}
         return dx.reshape(shape)
+
+    @classmethod
+    def sizes(cls, cfg: dict) -> tuple[int, int]:
+        """(n_len * C, C): what a saved model's shape check sees of this layer."""
+        C, n_len = config_int(cfg, "C"), config_int(cfg, "n_len")
+        return C * n_len, C
 
     def config(self) -> dict:
         return {"type": "GlobalMaxPool1D", "C": self.C, "n_len": self.n_len}
