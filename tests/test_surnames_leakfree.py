@@ -188,6 +188,13 @@ def test_ensemble_of_seeds_and_the_ngram_model(tiny_surnames, tmp_path):
     parts = [predict_names(out / "members" / n, ["ivanov"])[0]["probabilities"]["Russian"]
              for n in ("seed-0", "seed-1", "tiny-ngrams")]
     assert res[0]["probabilities"]["Russian"] == pytest.approx(0.3 * parts[0] + 0.3 * parts[1] + 0.4 * parts[2])
+    from handgrad.config import load_config as reload
+
+    assert reload(out / "config.json").ensemble.members  # a run folder's config.json reads back
+    from handgrad.serve import model as served  # serve reads the ensemble like predict
+
+    sm = served.load(out)
+    assert served.predict_names(sm, ["ivanov"])[0]["probabilities"] == pytest.approx(res[0]["probabilities"])
 
 
 def test_ensemble_members_follow_the_ensembles_split(tiny_surnames, tmp_path):

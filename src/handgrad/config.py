@@ -263,10 +263,11 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
     if not isinstance(raw, dict):
         raise HandgradError(f"{path} should hold a table of settings, found {type(raw).__name__}")
     cfg = from_dict(raw, str(path), overrides)
-    if cfg.ensemble.members:  # member configs are named relative to this file
+    # a TOML's member configs are named relative to it; a run folder's config.json only records them
+    if cfg.ensemble.members and path.suffix != ".json":
         members = []
         for m in cfg.ensemble.members:
-            mp = Path(m) if Path(m).is_absolute() else path.parent / m
+            mp = Path(m) if Path(m).is_absolute() else (path.parent / m).resolve()
             if not mp.is_file():
                 raise HandgradError(f"{path}: ensemble member config {m!r} not found (looked for {mp})")
             members.append(str(mp))

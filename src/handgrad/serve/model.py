@@ -53,7 +53,8 @@ def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
     """The page's 'what is this model': config, accuracies from metrics.json, training date."""
     cfg = readers.read_optional(read_run_config, run_dir / "config.json") or {}
     metrics = readers.read_optional(readers.read_metrics, run_dir / "metrics.json") or {}
-    trained = datetime.fromtimestamp((run_dir / "model.npz").stat().st_mtime, timezone.utc)
+    saved = run_dir / ("model.npz" if (run_dir / "model.npz").is_file() else "metrics.json")  # an ensemble: no model.npz
+    trained = datetime.fromtimestamp(saved.stat().st_mtime, timezone.utc)
     layers = [lc.get("type", "?") for lc in model_cfg.get("layers", [])]
     accuracies = {k: metrics[k] for k in ("train_accuracy", "val_accuracy", "val_balanced_accuracy",
                                           "test_accuracy") if isinstance(metrics.get(k), (int, float))}
