@@ -24,7 +24,7 @@ quick: $(BIN)/handgrad
 test: $(BIN)/handgrad
 	$(BIN)/python -m pytest -q
 
-## bench: handgrad against PyTorch on the CPU (installs the pinned torch extra)
+## bench: handgrad against PyTorch on the CPU, and the surnames models against scikit-learn (installs the bench extra)
 bench: $(BIN)/handgrad
 	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve,bench]'
 	$(BIN)/python benchmarks/bench_linear.py
@@ -33,6 +33,7 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_conv_variants.py
 	$(BIN)/python benchmarks/bench_convnet_torch.py
 	$(BIN)/python benchmarks/bench_sklearn.py
+	$(BIN)/python benchmarks/bench_surnames.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -37,3 +37,19 @@ class ImageAugmenter:
                 out[rows, :, yd, xd] = imgs[rows][:, :, ys, xs]
             imgs = out
         return imgs.reshape(n, -1)
+
+
+class CharNoise:
+    """``f(idx_batch, rng) -> idx_batch`` for names as character indices (N, n_len), -1 after the
+    name: each character is replaced, with probability ``p``, by one drawn uniformly from the ``d``
+    characters of the alphabet. A name whose every n-gram the net has memorised then looks a
+    little new at each replay, which curbs memorising the few names of the small languages."""
+
+    def __init__(self, p: float, d: int) -> None:
+        self.p, self.d = float(p), int(d)
+
+    def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        hit = (rng.random(X.shape) < self.p) & (X >= 0)
+        out = X.copy()
+        out[hit] = rng.integers(0, self.d, size=int(hit.sum()), dtype=X.dtype)
+        return out

@@ -70,7 +70,7 @@ def train(config: ConfigArg, set_: SetOpt = None,
     With --repeat N the seeds run on a local Dask cluster (one worker per core), on an existing
     one (--scheduler), or in this process (--jobs 1).
     """
-    from handgrad import execution, experiment
+    from handgrad import ensemble, execution, experiment
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
@@ -81,7 +81,7 @@ def train(config: ConfigArg, set_: SetOpt = None,
             layout = execution.choose_layout(jobs, scheduler, repeat)
             m = experiment.run_repeated(cfg, out, repeat, layout=layout, echo=typer.echo)
         else:
-            m = experiment.run(cfg, out)
+            m = ensemble.run_config(cfg, out)  # an [ensemble] table trains every member
     except KeyboardInterrupt:
         if repeat > 1:
             done = sorted(p.parent.name for p in out.glob("run-*/metrics.json"))
@@ -98,9 +98,12 @@ def train(config: ConfigArg, set_: SetOpt = None,
                 typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
     else:
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy",
-                  "ensemble_val_accuracy", "ensemble_test_accuracy"):
+                  "test_balanced_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if k in m:
                 typer.echo(f"{k}: {100 * m[k]:.2f}%")
+        for member in m.get("ensemble", []):
+            typer.echo(f"  member {member['member']} (weight {member['weight']:.3g}): " + ", ".join(
+                f"{k} {100 * v:.2f}%" for k, v in member.items() if k.endswith("balanced_accuracy")))
         typer.echo(f"seconds: {m['seconds']:.1f}")
     typer.echo(f"run folder: {out}")
     if "diverged" in m or "diverged_runs" in m:
@@ -231,21 +234,32 @@ def lrfind(config: ConfigArg, set_: SetOpt = None,
 
 @app.command()
 @friendly
-def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a trained ConvNet (surnames)")],
-            names: Annotated[list[str], typer.Argument(help="surnames to classify")],
+def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames model (ConvNet, n-gram or ensemble)")],
+            names: Annotated[Optional[list[str]], typer.Argument(help="surnames to classify")] = None,
+            file: Annotated[Optional[str], typer.Option("--file", "-f", help="read names from FILE, one per line ('-': standard input)")] = None,
+            top: Annotated[Optional[int], typer.Option("--top", help="print each name's K most probable languages")] = None,
             json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
             fold: Annotated[bool, typer.Option("--fold", help="map accented letters to their base letter first")] = False,
             ) -> None:
-    """Probability of every language for each name, and the predicted one (report 000, table 3)."""
+    """Probability of every language for each name, and the predicted one (report 000, table 3).
+
+    Names come from the arguments and/or --file (one per line; '-' reads standard input)."""
     from handgrad import predict as predict_mod
 
-    results = predict_mod.predict_names(run_dir, names, fold=fold)
+    names = list(names or [])
+    if file is not None:
+        names += predict_mod.read_names(file)
+    if not names:
+        raise HandgradError("give names as arguments or with --file FILE (one per line, '-' for standard input)")
+    results = predict_mod.predict_names(run_dir, names, fold=fold, top=top)
     for r in results:
         if r["truncated"]:
             typer.echo(f"note: {r['name']!r} is longer than the model's {len(r['encoded'])} characters; "
                        f"only its first {len(r['encoded'])} ({r['encoded']!r}) were used", err=True)
     if json_:
         typer.echo(json.dumps(results, indent=2))
+    elif top is not None:
+        typer.echo(predict_mod.format_top(results))
     else:
         typer.echo(predict_mod.format_table(results))
 

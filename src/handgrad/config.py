@@ -23,13 +23,40 @@ class _Strict(BaseModel):
 
 class DataConfig(_Strict):
     dataset: Literal["cifar10", "surnames", "synthetic"] = "cifar10"
-    #: cifar10: 'a1' (batch 1 / batch 2 / test batch) or 'all' (5 batches minus n_val)
-    split: Literal["a1", "all"] = "a1"
+    #: cifar10: 'a1' (batch 1 / batch 2 / test batch) or 'all' (5 batches minus n_val);
+    #: surnames: 'course' (the course's validation names, no test part) or 'grouped' (leak-free:
+    #: de-duplicated pairs, no name string in two of train / val / test; see data/grouped.py).
+    #: Default: 'a1' for cifar10, 'course' for surnames
+    split: Literal["a1", "all", "course", "grouped"] | None = None
     n_val: int = Field(1000, ge=1)
     #: keep only the first n_train training examples (quick runs)
     n_train: int | None = Field(None, ge=1)
     #: surnames: the course files or the PyTorch tutorial's names data
     source: Literal["course", "tutorial"] = "course"
+    #: surnames, split 'grouped': seed of the split, and the validation (= test) size of each
+    #: language: holdout_fraction of its distinct names, clipped to [holdout_min, holdout_max]
+    split_seed: int = 0
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.5)
+    holdout_min: int = Field(10, ge=1)
+    holdout_max: int = Field(200, ge=1)
+    #: surnames: 'indices' (characters, for ConvNets) or 'ngrams' (TF-IDF character n-grams,
+    #: sparse rows for a linear model; see data/ngrams.py)
+    features: Literal["indices", "ngrams"] = "indices"
+    ngram_range: tuple[int, int] = (1, 4)
+    ngram_tf: Literal["count", "log"] = "count"
+
+    @model_validator(mode="after")
+    def _split_for_dataset(self):
+        if self.split is None:
+            self.split = "course" if self.dataset == "surnames" else "a1"
+        allowed = {"surnames": ("course", "grouped")}.get(self.dataset, ("a1", "all"))
+        if self.split not in allowed:
+            raise ValueError(f"split {self.split!r} does not apply to {self.dataset}; choose {' or '.join(allowed)}")
+        if self.features == "ngrams" and self.dataset != "surnames":
+            raise ValueError("features = 'ngrams' applies to the surnames data only")
+        if self.holdout_min > self.holdout_max:
+            raise ValueError(f"holdout_min ({self.holdout_min}) must not exceed holdout_max ({self.holdout_max})")
+        return self
 
 
 class ModelConfig(_Strict):
@@ -39,7 +66,7 @@ class ModelConfig(_Strict):
     init: Literal["normal", "xavier", "he", "fan_in"] | None = None
     std: float | None = Field(None, gt=0)
     hidden: list[int] = Field(default_factory=lambda: [50])
-    #: keep probability of dropout after each hidden layer (1 = no dropout)
+    #: keep probability of dropout after each hidden layer (mlp) or before the last layer (convnet); 1 = none
     dropout: float = Field(1.0, gt=0, le=1)
     #: mlp: batch normalisation in every hidden layer (never the last), before or after the ReLU
     batch_norm: bool = False
@@ -52,6 +79,8 @@ class ModelConfig(_Strict):
     #: convnet: zero columns on each side of every conv layer's input, or "same" ((k-1)/2, odd k)
     padding: Annotated[int, Field(ge=0)] | Literal["same"] = 0
     bias: bool = False
+    #: convnet: 'none' (Dense on every position, the sheet) or 'max' (global max over positions)
+    pool: Literal["none", "max"] = "none"
     impl: str = "fast"
 
 
@@ -76,7 +105,9 @@ class TrainConfig(_Strict):
     #: half-cycle length in updates; or give n_s_factor k for n_s = k * floor(n / n_batch)
     n_s: int | None = Field(None, ge=1)
     n_s_factor: float | None = Field(None, gt=0)
-    sampling: Literal["sequential", "shuffle", "balanced"] = "sequential"
+    sampling: Literal["sequential", "shuffle", "balanced", "power"] = "sequential"
+    #: 'power' sampling: class frequencies n_c^power (0 balanced, 1 natural), loss weights n_c^-power
+    sampling_power: float = Field(0.5, ge=0, le=1)
     keep_best: bool = False
     best_metric: str = "val_accuracy"
     #: evaluate every this many updates; or records_per_cycle for cyclical runs; default per epoch
@@ -84,6 +115,8 @@ class TrainConfig(_Strict):
     records_per_cycle: int | None = Field(None, ge=1)
     flip: bool = False
     translate: int = Field(0, ge=0)
+    #: surnames (character indices): replace each character with a random one with this probability
+    char_noise: float = Field(0.0, ge=0, lt=1)
     snapshot_ensemble: bool = False
     #: average the parameters over the last part of training, from this fraction of the updates on
     average_from: float | None = Field(None, ge=0, lt=1)
@@ -134,6 +167,15 @@ class SearchConfig(_Strict):
     seed: int = 0
 
 
+class EnsembleConfig(_Strict):
+    #: train this many copies of the config, seeds seed .. seed+seeds-1 (1 = no ensemble)
+    seeds: int = Field(1, ge=1)
+    #: other configs (TOML paths, relative to this config's folder) trained on the same split
+    members: list[str] = Field(default_factory=list)
+    #: the members' share of the averaged probabilities; the seed copies share the rest
+    members_weight: float = Field(0.5, ge=0, le=1)
+
+
 class Config(_Strict):
     name: str = "experiment"
     description: str = ""
@@ -143,6 +185,11 @@ class Config(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     gradcheck: GradcheckConfig = Field(default_factory=GradcheckConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.ensemble.seeds > 1 or bool(self.ensemble.members)
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json", by_alias=True)
@@ -221,4 +268,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         raise HandgradError(f"cannot parse {path}: {e}") from None
     if not isinstance(raw, dict):
         raise HandgradError(f"{path} should hold a table of settings, found {type(raw).__name__}")
-    return from_dict(raw, str(path), overrides)
+    cfg = from_dict(raw, str(path), overrides)
+    # a TOML's member configs are named relative to it; a run folder's config.json only records them
+    if cfg.ensemble.members and path.suffix != ".json":
+        members = []
+        for m in cfg.ensemble.members:
+            mp = Path(m) if Path(m).is_absolute() else (path.parent / m).resolve()
+            if not mp.is_file():
+                raise HandgradError(f"{path}: ensemble member config {m!r} not found (looked for {mp})")
+            members.append(str(mp))
+        cfg.ensemble.members = members
+    return cfg

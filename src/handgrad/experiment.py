@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import io, kinds, schedules
-from handgrad.augment import ImageAugmenter
+from handgrad.augment import CharNoise, ImageAugmenter
 from handgrad.config import Config, TrainConfig
 from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
 from handgrad.models import Model
+from handgrad.nn.linear import is_sparse
 from handgrad.optim import SGD, Adam, Momentum
 from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
 
@@ -30,7 +31,7 @@ def prepare_data(cfg: Config) -> Prepared:
     """Load and preprocess the data the config names (kept in memory for the next run that asks)."""
     dc = cfg.data
     dtype = np.dtype(cfg.train.dtype)
-    key = (dc.dataset, dc.split, dc.n_val, dc.n_train, dc.source, str(dtype))
+    key = (str(dtype), tuple(sorted(dc.model_dump().items())))
     if key in _cache:
         return _cache[key]
     prepared = kinds.dataset(dc.dataset)(dc, dtype)
@@ -132,7 +133,7 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
         prepare(model, cfg, data.X_train)
     from handgrad.data.sampling import EpochSampler
 
-    epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
+    epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
     p = plan(tc, epoch_size, len(data.y_train))
     callbacks = [ProgressBar(desc or cfg.name, disable=None if progress is None else not progress)]
     snaps = None
@@ -146,8 +147,12 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
         if "image_shape" not in data.meta:
             raise HandgradError("train.flip / train.translate apply to images only (dataset cifar10)")
         augment = ImageAugmenter(flip=tc.flip, translate=tc.translate, shape=tuple(data.meta["image_shape"]))
+    if tc.char_noise:
+        if data.meta.get("input") != "indices":
+            raise HandgradError("train.char_noise applies to surnames as character indices (a ConvNet)")
+        augment = CharNoise(tc.char_noise, data.meta["d"])
     trainer = Trainer(model, optimizer=build_optimizer(tc), schedule=p.schedule, n_batch=tc.n_batch,
-                      sampling=tc.sampling, record_every=p.record_every, keep_best=tc.keep_best,
+                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=p.record_every, keep_best=tc.keep_best,
                       best_metric=tc.best_metric, evaluate=evaluator_for(cfg), augment=augment,
                       callbacks=callbacks, rng=train_rng)
     t0 = time.perf_counter()
@@ -197,9 +202,11 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
     if cfg.data.dataset == "surnames":
         from handgrad.metrics import balanced_accuracy, per_class_accuracy
 
-        pred = preds["val"]
-        m["val_balanced_accuracy"] = balanced_accuracy(data.y_val, pred, data.K)
-        m["val_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(data.y_val, pred, data.K).tolist()))
+        for name, _X, y in splits[1:]:  # validation, and the leak-free split's test part
+            m[f"{name}_balanced_accuracy"] = balanced_accuracy(y, preds[name], data.K)
+            m[f"{name}_per_class_accuracy"] = dict(zip(data.classes, per_class_accuracy(y, preds[name], data.K).tolist()))
+        m["split"] = cfg.data.split
+        m["split_info"] = data.meta.get("split", {})  # sizes, duplicates, the course split's leak
     return m
 
 
@@ -222,15 +229,20 @@ def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metric
 
 
 def per_class_table(metrics: dict) -> str:
-    """Markdown table of the per-class validation accuracy (%) and their mean (balanced accuracy)."""
-    lines = [f"# {metrics.get('name', '')}: validation accuracy per class", "",
-             "| class | validation accuracy (%) |", "|---|---:|"]
-    for cls, acc in metrics["val_per_class_accuracy"].items():
-        lines.append(f"| {cls} | {'-' if acc is None or acc != acc else f'{100 * acc:.2f}'} |")
-    if "val_balanced_accuracy" in metrics:
-        lines.append(f"| **mean (balanced accuracy)** | **{100 * metrics['val_balanced_accuracy']:.2f}** |")
-    if "val_accuracy" in metrics:
-        lines.append(f"| overall (all validation names) | {100 * metrics['val_accuracy']:.2f} |")
+    """Markdown table of the per-class validation (and, on the leak-free split, test) accuracy (%)
+    and their means (balanced accuracy)."""
+    parts = [p for p in ("val", "test") if f"{p}_per_class_accuracy" in metrics]
+    title = {"val": "validation", "test": "test"}
+    fmt = lambda a: "-" if a is None or a != a else f"{100 * a:.2f}"  # noqa: E731
+    lines = [f"# {metrics.get('name', '')}: {' and '.join(title[p] for p in parts)} accuracy per class", "",
+             "| class | " + " | ".join(f"{title[p]} accuracy (%)" for p in parts) + " |",
+             "|---|" + "---:|" * len(parts)]
+    for cls in metrics["val_per_class_accuracy"]:
+        lines.append(f"| {cls} | " + " | ".join(fmt(metrics[f"{p}_per_class_accuracy"][cls]) for p in parts) + " |")
+    lines.append("| **mean (balanced accuracy)** | "
+                 + " | ".join(f"**{fmt(metrics.get(f'{p}_balanced_accuracy'))}**" for p in parts) + " |")
+    lines.append("| overall (all names of the part) | "
+                 + " | ".join(fmt(metrics.get(f"{p}_accuracy")) for p in parts) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -243,7 +255,13 @@ def divergence_message(d: dict) -> str:
 def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
         desc: str | None = None) -> dict:
     """Train one config; write its run folder when ``run_dir`` is given. Returns metrics.json's dict
-    (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`)."""
+    (with ``diverged`` when the loss became NaN or infinite: see :class:`handgrad.train.Trainer`).
+
+    A config with an [ensemble] table is trained by ``handgrad.ensemble.run_config``, which calls
+    this function for each member."""
+    if cfg.is_ensemble:
+        raise HandgradError(f"{cfg.name} is an ensemble ([ensemble] table): train it with "
+                            "handgrad.ensemble.run_config (handgrad train does)")
     data = prepare_data(cfg)
     fitted = fit(cfg, data, progress=progress, desc=desc)
     metrics = final_metrics(cfg, data, fitted)
@@ -298,7 +316,9 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
     cases = []
     for n in gc.batch_sizes:
         X = data.X_train[:n]
-        if not np.issubdtype(X.dtype, np.integer):  # ConvNet index inputs stay integers (exact one-hot)
+        if is_sparse(X):  # n-gram rows
+            X = X.astype(np.float64)
+        elif not np.issubdtype(X.dtype, np.integer):  # ConvNet index inputs stay integers (exact one-hot)
             X = np.asarray(X, dtype=np.float64)
         y = data.y_train[:n]
         meta = dict(data.meta)

@@ -85,7 +85,8 @@ def _convnet(cfg, d, K, rng, meta=None) -> Model:
 
     mc, meta = cfg.model, meta or {}
     return convnet(meta["d"], meta["n_len"], K, [tuple(c) for c in mc.convs], impl=mc.impl,
-                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=cfg.train.lam, rng=rng)
+                   padding=mc.padding, bias=mc.bias, loss=mc.loss, lam=cfg.train.lam, dropout=mc.dropout,
+                   pool=mc.pool, rng=rng)
 
 
 def _convnet_prepare(model: Model, cfg, X_train) -> None:
@@ -117,7 +118,7 @@ def _cifar10(dc, dtype) -> Prepared:
 
 
 def _surnames(dc, dtype) -> Prepared:
-    from handgrad.data.surnames import prepare_surnames
+    from handgrad.data.surname_inputs import prepare_surnames
 
     return prepare_surnames(dc, dtype)
 

@@ -105,7 +105,7 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
     if not 0 < lo < hi:
         raise HandgradError(f"range test needs 0 < eta_min < eta_max (got {lo:g}, {hi:g})")
     data = experiment.prepare_data(cfg)
-    epoch_size = EpochSampler(data.y_train, tc.sampling).epoch_size
+    epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
     p = experiment.plan(tc, epoch_size, len(data.y_train))
     if n_steps is None:
         n_steps = p.n_s if p.n_s else 4 * p.steps_per_epoch
@@ -130,7 +130,7 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
 
     sched = schedules.LinearRange(lo, hi, n_steps)
     trainer = Trainer(model, optimizer=experiment.build_optimizer(tc), schedule=sched, n_batch=tc.n_batch,
-                      sampling=tc.sampling, record_every=every, evaluate=evaluate, augment=augment,
+                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=every, evaluate=evaluate, augment=augment,
                       callbacks=[ProgressBar(f"lrfind {cfg.name}", disable=None if progress is None else not progress)],
                       rng=train_rng, stop_on_divergence=False)
     t0 = time.perf_counter()

@@ -92,9 +92,10 @@ class Model:
     # -- evaluation ----------------------------------------------------------------------
     def scores(self, X: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
         """Scores (N, K) in evaluation mode, in chunks so big sets don't need big temporaries."""
-        if len(X) <= batch_size:
+        n = X.shape[0]  # not len(X): scipy.sparse inputs have no len
+        if n <= batch_size:
             return self.forward(X, train=False)
-        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
+        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, n, batch_size)])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
         return self.loss.probs(self.scores(X))
@@ -305,7 +306,8 @@ def mlp(d: int, hidden: list[int], k: int, *, loss: str = "cross_entropy", lam: 
 
 def convnet(d: int, n_len: int, K: int, convs=((5, 20), (3, 20)), *, impl: str = "fast",
             padding: int | str = 0, bias: bool = False, loss: str = "cross_entropy", lam: float = 0.0,
-            rng: np.random.Generator | None = None, dtype=np.float32) -> Model:
+            dropout: float = 1.0, pool: str = "none", rng: np.random.Generator | None = None,
+            dtype=np.float32) -> Model:
     """The A3 character ConvNet: [Conv1D -> ReLU] for each (k, nf) in ``convs``, then Dense to K.
 
     Input (N, d*n_len) one-hot, column-major (or int indices (N, n_len), see ``Conv1D``); scores (N, K).
@@ -313,6 +315,10 @@ def convnet(d: int, n_len: int, K: int, convs=((5, 20), (3, 20)), *, impl: str =
     ``bias``: bias terms in every layer (the sheet has none). He initialisation throughout; the first
     layer's sees one-hot input, so its fan-in is k1 (sig1 = sqrt(2/k1)), later layers n_prev*k, and the
     Dense layer nf_last*n_len_last. ``impl`` picks the convolution implementation (see nn/conv.py).
+    ``dropout``: keep probability of inverted dropout on the last conv layer's output, before the
+    Dense layer (which holds most of the weights); 1 = off, as in the sheet. ``pool``: 'none' (the
+    sheet: the Dense layer sees every position) or 'max' (each filter's maximum over the positions,
+    ``GlobalMaxPool1D``: position-free features, Dense K x nf_last).
     """
     from handgrad.errors import HandgradError
     from handgrad.nn.conv import Conv1D
@@ -335,5 +341,14 @@ def convnet(d: int, n_len: int, K: int, convs=((5, 20), (3, 20)), *, impl: str =
                       sparse_input=(i == 0), rng=rng, dtype=dtype)
         layers += [conv, ReLU()]
         C, length = nf, conv.n_out
+    if pool == "max":
+        from handgrad.nn.pool import GlobalMaxPool1D
+
+        layers.append(GlobalMaxPool1D(C, length))
+        length = 1
+    elif pool != "none":
+        raise HandgradError(f"unknown pooling {pool!r}; choose none or max")
+    if dropout < 1.0:
+        layers.append(Dropout(dropout, rng=rng))
     layers.append(Dense(C * length, K, init="he", bias=bias, rng=rng, dtype=dtype))
     return Model(layers, loss=loss, lam=lam)

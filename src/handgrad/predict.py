@@ -1,7 +1,9 @@
-"""Predictions of a saved ConvNet run for new surnames (``handgrad predict RUN_DIR NAME ...``).
+"""Predictions of a saved surnames run for new surnames (``handgrad predict RUN_DIR NAME ...``).
 
 Inference only: the run folder's ``model.json``/``model.npz`` and its ``meta`` (alphabet, n_len,
-classes, written by ``prepare_surnames``) are all that is read; nothing is retrained.
+classes, n-gram vocabulary, written by ``data.surname_inputs.prepare_surnames``) are all that is
+read; nothing is retrained. The folder may hold a ConvNet, the n-gram linear model, or an ensemble of them
+(``ensemble.json``, see ``handgrad.ensemble``), whose probabilities are averaged.
 
 How a name is encoded, exactly as in training:
 
@@ -34,38 +36,78 @@ def fold_accents(name: str) -> str:
                                                 if unicodedata.category(ch) != "Mn"))
 
 
-def load_predictor(run_dir: Path | str):
-    """(model, encoder, classes) of a ConvNet run folder; a clear error for anything else."""
+class Predictor:
+    """A saved surname model, or an ensemble of them, ready to score cleaned names.
+
+    ``members``: (model, features, weight) with ``features(names) -> X`` the member's own input
+    encoding (character indices for a ConvNet, n-gram rows for the n-gram linear model);
+    ``encoder``: the alphabet and n_len every member shares; ``classes``: the K languages.
+    """
+
+    def __init__(self, members: list, encoder, classes: list[str]) -> None:
+        self.members, self.encoder, self.classes = members, encoder, classes
+
+    def proba(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (N, K), truncated (N,) bool) for lowercased names within the alphabet."""
+        _idx, truncated = self.encoder.indices(names, return_truncated=True)
+        total = np.zeros((len(names), len(self.classes)))
+        for model, features, weight in self.members:
+            p = model.predict_proba(features(names))
+            if p is None:  # pragma: no cover - surname models are trained with cross-entropy
+                raise HandgradError("the saved model has no probabilistic output (loss is not cross-entropy)")
+            total += weight * np.asarray(p, dtype=np.float64)
+        return total, truncated
+
+
+def _load_member(run_dir: Path):
+    """(model, features, encoder, classes) of one surnames run folder."""
     from handgrad import io
     from handgrad.data.surnames import Encoder
 
-    run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HandgradError(f"run folder {run_dir} does not exist")
-    model, _extra, meta = io.load_model(run_dir)
+    model, extra, meta = io.load_model(run_dir)
     if meta.get("dataset") != "surnames":
         raise HandgradError(f"{run_dir} holds a model trained on {meta.get('dataset', 'unknown data')!r}; "
-                            "handgrad predict takes a ConvNet run on the surnames data")
+                            "handgrad predict takes a run on the surnames data")
     enc_info = meta.get("encoder") or {k: meta[k] for k in ("alphabet", "n_len") if k in meta}
     if not enc_info:
         raise HandgradError(f"{run_dir}/model.json has no alphabet to encode names with")
     classes = meta.get("classes")
     if not classes:
         raise HandgradError(f"{run_dir}/model.json lists no classes")
-    return model, Encoder.from_dict(enc_info), list(classes)
+    enc = Encoder.from_dict(enc_info)
+    if meta.get("input") == "ngrams":
+        from handgrad.data.ngrams import CharNgrams
+
+        ngrams = CharNgrams.from_state(meta.get("ngrams", {}), extra)
+        features = lambda names: ngrams.transform(names, dtype=model.dtype)  # noqa: E731
+    else:
+        features = enc.indices
+    return model, features, enc, list(classes)
 
 
-def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False) -> list[dict]:
-    """For each name: {"name", "encoded" (what the model saw), "probabilities" {class: p},
-    "predicted", "probability" (of the predicted class), "truncated"}.
+def load_predictor(run_dir: Path | str) -> Predictor:
+    """The predictor of a surnames run folder (ConvNet, n-gram linear model or an ensemble of them)."""
+    from handgrad import ensemble
 
-    Raises HandgradError for an empty name or a character outside the alphabet (listing it).
-    """
-    if isinstance(names, str):
-        names = [names]
-    if not names:
-        raise HandgradError("give at least one name")
-    model, enc, classes = load_predictor(run_dir)
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise HandgradError(f"run folder {run_dir} does not exist")
+    folders = ensemble.read_members(run_dir) if ensemble.is_ensemble(run_dir) else [(run_dir, 1.0)]
+    members, enc, classes = [], None, None
+    for folder, weight in folders:
+        model, features, e, c = _load_member(folder)
+        if enc is not None and (e != enc or c != classes):
+            raise HandgradError(f"ensemble member {folder} has another alphabet or class list than the first")
+        enc, classes = e, c
+        members.append((model, features, weight))
+    return Predictor(members, enc, classes)
+
+
+def clean_names(names: list[str], enc, *, fold: bool = False) -> list[str]:
+    """What the model sees of each name (stripped, optionally accent-folded, lowercased); an empty
+    name or a character outside the alphabet is a HandgradError listing the alphabet."""
     clean = []
     for raw in names:
         s = raw.strip()
@@ -83,16 +125,58 @@ def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False) 
                 f"{', '.join(repr(c) for c in bad)} outside the model's alphabet of {enc.d} characters: "
                 f"{alph!r}{hint}")
         clean.append(s)
-    idx, truncated = enc.indices(clean, return_truncated=True)
-    probs = model.predict_proba(idx)
-    if probs is None:  # pragma: no cover - ConvNets are trained with cross-entropy
-        raise HandgradError("the saved model has no probabilistic output (loss is not cross-entropy)")
+    return clean
+
+
+def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False, top: int | None = None) -> list[dict]:
+    """For each name: {"name", "encoded" (what the model saw), "probabilities" {class: p},
+    "predicted", "probability" (of the predicted class), "truncated"}, and with ``top`` K also
+    "top": the K most probable [class, p] pairs, most probable first.
+
+    Raises HandgradError for an empty name or a character outside the alphabet (listing it).
+    """
+    if isinstance(names, str):
+        names = [names]
+    if not names:
+        raise HandgradError("give at least one name")
+    if top is not None and top < 1:
+        raise HandgradError(f"--top must be at least 1, got {top}")
+    pred = load_predictor(run_dir)
+    enc, classes = pred.encoder, pred.classes
+    clean = clean_names(names, enc, fold=fold)
+    probs, truncated = pred.proba(clean)
     out = []
-    for raw, s, p, cut in zip(names, clean, np.asarray(probs, dtype=np.float64), truncated):
-        top = int(p.argmax())
-        out.append({"name": raw, "encoded": s[:enc.n_len], "probabilities": dict(zip(classes, p.tolist())),
-                    "predicted": classes[top], "probability": float(p[top]), "truncated": bool(cut)})
+    for raw, s, p, cut in zip(names, clean, probs, truncated):
+        best = int(p.argmax())
+        r = {"name": raw, "encoded": s[:enc.n_len], "probabilities": dict(zip(classes, p.tolist())),
+             "predicted": classes[best], "probability": float(p[best]), "truncated": bool(cut)}
+        if top is not None:
+            order = np.argsort(-p, kind="stable")[:top]
+            r["top"] = [[classes[i], float(p[i])] for i in order]
+        out.append(r)
     return out
+
+
+def read_names(path: str) -> list[str]:
+    """Names from a file, or from standard input for ``-``: one per line, blank lines skipped."""
+    import sys
+
+    from handgrad.data.surnames import _read_lines
+
+    if path == "-":
+        lines, where = sys.stdin.read().splitlines(), "standard input"
+    else:
+        lines, where = _read_lines(Path(path), "names file"), path
+    names = [line.strip() for line in lines if line.strip()]
+    if not names:
+        raise HandgradError(f"no names in {where} (expected one name per line)")
+    return names
+
+
+def format_top(results: list[dict]) -> str:
+    """One line per name: the name, then its top classes with probabilities (``--top K``)."""
+    w = max(len(r["name"]) for r in results)
+    return "\n".join(f"{r['name']:<{w}}  " + "  ".join(f"{c} {p:.4f}" for c, p in r["top"]) for r in results)
 
 
 def format_table(results: list[dict], digits: int = 4) -> str:

@@ -86,6 +86,7 @@ class Metrics(_Schema):
     max_rel: Number = None
     passed: bool | None = None
     val_per_class_accuracy: dict[str, Number] | None = None
+    test_per_class_accuracy: dict[str, Number] | None = None  # surnames, leak-free split
     best_overrides: dict[str, Any] | None = None
     diverged: Divergence | None = None
 

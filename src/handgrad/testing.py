@@ -43,7 +43,7 @@ import numpy as np
 from handgrad.gradcheck import (DEFAULT_H, REFERENCE, Row, check_layer_grads, check_loss_grads, check_model,
                                 describe)
 from handgrad.losses import LOSSES
-from handgrad.nn import LAYER_TYPES, BatchNorm, Conv1D, Dense, Dropout, Layer
+from handgrad.nn import LAYER_TYPES, BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer
 from handgrad.nn.conv import IMPLS
 
 TOL = 1e-6
@@ -170,6 +170,13 @@ def _conv1d(draw: Draw, rng: np.random.Generator, impl: str | None = None, indic
         layer.needs_input_grad = False
         return layer, rng.integers(-1, C, (n, n_len))
     return layer, rng.standard_normal((n, n_len * C))
+
+
+@register_layer("GlobalMaxPool1D")
+def _global_max_pool(draw: Draw, rng: np.random.Generator):
+    C, n_len, n = draw(1, 4), draw(1, 6), draw(1, 4)
+    # continuous draws: ties (where the maximum has no gradient) have probability zero
+    return GlobalMaxPool1D(C, n_len), rng.standard_normal((n, n_len * C))
 
 
 #: ``gradcheck --all`` rows per variant of a layer whose variants have their own backward code

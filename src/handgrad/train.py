@@ -100,7 +100,8 @@ class Trainer:
     Parameters
     ----------
     optimizer, schedule: the update rule and the learning rate as a function of the step.
-    n_batch: batch size. sampling: 'sequential' | 'shuffle' | 'balanced' (see EpochSampler).
+    n_batch: batch size. sampling: 'sequential' | 'shuffle' | 'balanced' | 'power' (see EpochSampler),
+        sampling_power: the power of 'power' sampling.
     record_every: evaluate on the training and validation sets every this many updates
         (and at step 0 and at the end); default once per epoch.
     keep_best: restore, at the end, the parameters with the best ``best_metric`` seen at a
@@ -115,7 +116,7 @@ class Trainer:
     """
 
     def __init__(self, model, *, optimizer=None, schedule=None, n_batch: int = 100,
-                 sampling: str = "sequential", record_every: int | None = None,
+                 sampling: str = "sequential", sampling_power: float = 0.5, record_every: int | None = None,
                  keep_best: bool = False, best_metric: str = "val_accuracy",
                  evaluate: Evaluator | None = None, augment=None,
                  callbacks: Sequence[Callback] = (), rng: np.random.Generator | None = None,
@@ -125,6 +126,7 @@ class Trainer:
         self.schedule = schedule if schedule is not None else Constant(0.01)
         self.n_batch = n_batch
         self.sampling = sampling
+        self.sampling_power = sampling_power
         self.record_every = record_every
         self.keep_best = keep_best
         self.best_metric = best_metric
@@ -163,7 +165,7 @@ class Trainer:
             y_val: np.ndarray | None = None, *, n_epochs: float | None = None,
             n_updates: int | None = None) -> History:
         """Train for ``n_updates`` steps, or ``n_epochs`` passes of the sampler; returns the History."""
-        sampler = EpochSampler(y, self.sampling)
+        sampler = EpochSampler(y, self.sampling, self.sampling_power)
         spe = steps_per_epoch(sampler.epoch_size, self.n_batch)
         if n_updates is None:
             if n_epochs is None:
@@ -203,7 +205,8 @@ class Trainer:
                     Xb, yb = X[b], y[b]
                 if self.augment is not None:
                     Xb = self.augment(Xb, self.rng)
-                loss = self.model.loss_and_grads(Xb, yb)
+                wb = None if sampler.weights is None or order is None else sampler.weights[b]
+                loss = self.model.loss_and_grads(Xb, yb, sample_weight=wb)
                 lr = self.schedule(step)
                 if self.stop_on_divergence and not math.isfinite(loss):  # stop before the step spreads it
                     self.diverged_ = {"step": step + 1, "lr": float(lr), "loss": str(float(loss))}

@@ -210,9 +210,9 @@ def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Course files
 # ---------------------------------------------------------------------------------------------
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, what: str = "surnames file") -> list[str]:
     if not path.is_file():
-        raise HandgradError(f"missing surnames file {path}")
+        raise HandgradError(f"missing {what} {path}")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
@@ -445,29 +445,3 @@ def resolve_surnames(source: str = "course") -> SurnameData:
         warnings.warn(f"{where}: using the PyTorch tutorial's names data instead of the course files "
                       "(set data.source = \"tutorial\" to ask for it explicitly)", stacklevel=2)
     return load_tutorial_names(seed=0, cache_dir=sources.cache_dir())
-
-
-def prepare_surnames(dc, dtype=np.float32):
-    """``Prepared`` data for a [data] table with dataset = "surnames".
-
-    Inputs are character indices (N, n_len) int32 (see ``INPUT_FORMAT``); ``meta`` holds what a saved
-    model needs to encode new names: the alphabet, n_len (and d), the source and the training class
-    counts. ``dc.n_train`` keeps a seeded random subset of the training names (quick runs); the
-    validation set is always the whole split. ``dtype`` is unused (integer inputs).
-    """
-    from handgrad.data.prepared import Prepared
-
-    data = resolve_surnames(getattr(dc, "source", "course"))
-    enc = data.encoder()
-    tr_names, y_tr = data.subset("train")
-    va_names, y_va = data.subset("val")
-    if dc.n_train is not None and dc.n_train < len(tr_names):
-        keep = np.sort(np.random.default_rng(0).choice(len(tr_names), dc.n_train, replace=False))
-        tr_names, y_tr = [tr_names[i] for i in keep], y_tr[keep]
-    meta = {"dataset": "surnames", "d": enc.d, "n_len": enc.n_len, "alphabet": enc.alphabet,
-            "encoder": enc.to_dict(), "input": INPUT_FORMAT, "source": data.source,
-            "lowercase": True, "truncate": f"names longer than n_len keep their first {enc.n_len} characters",
-            "train_class_counts": class_counts(y_tr, data.K).tolist(),
-            "val_class_counts": class_counts(y_va, data.K).tolist()}
-    return Prepared(enc.indices(tr_names), y_tr, enc.indices(va_names), y_va, None, None,
-                    tuple(data.classes), state={}, meta=meta)

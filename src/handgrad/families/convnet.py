@@ -21,6 +21,17 @@ SECTIONS: tuple[Section, ...] = (
             "k1=5, n1=100, k2=3, n2=100, 20,000 updates, best-validation checkpoint; per-class validation "
             "accuracy and predictions for new surnames."),
     Section("convnet-best", "convnet", "Best ConvNet (bonus)", "course-spec.md (peer franco-ruggeri)", ""),
+    Section("convnet-leakfree", "convnet", "Leak-free evaluation: the course split beside the grouped split",
+            "issue 8; no published system reports a leak-free number",
+            "The course's validation names are partly names the net trained on (the table below counts them "
+            "per language), and its file repeats (name, language) pairs. The leak-free split (data.split = "
+            "\"grouped\") de-duplicates the pairs and keeps every name string in one of train / validation / "
+            "test, stratified by language (20% of each language's distinct names for validation and as many "
+            "for test, 10 to 200). The final net and the predictor are trained on both splits; their settings "
+            "were chosen on validation names only, and the leak-free test part is reported once. The "
+            "predictor is two ConvNets with position-free (max-pooled) features and character noise, "
+            "averaged with handgrad's character n-gram linear model (configs/convnet/predictor.toml); "
+            "benchmarks/bench_surnames.py compares it with scikit-learn's n-gram baseline on the same split."),
     Section("convnet-timing", "convnet", "Efficiency variants of the convolution: timing",
             "report 000, table 2",
             "k1=5, n1=10, k2=5, n2=10, batch 100, 5 epochs. The report's seconds are MATLAB on another "
@@ -48,6 +59,11 @@ TIMING_000 = {"mfmx": (176.715, 1.0), "a": (143.063, 1.24), "b": (30.873, 5.72),
 TIMING_LABEL = {"mfmx": "no optimisation", "a": "(a)", "b": "(b)", "ab": "(a)+(b)", "fast": "fast (im2col)"}
 
 
+def _info(label: str, key: str) -> Target:
+    """A number shown for reference: nothing published to compare it with."""
+    return Target(label, key, None, "-", None, mode="info")
+
+
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("gradcheck-convnet", "convnet", "convnet-gradcheck", "k1=5, n1=5, k2=5, n2=5, batch 3",
                "convnet/small-balanced.toml", kind="gradcheck", cases=((3, 0.0, None),),
@@ -72,6 +88,28 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                              "course-spec.md, peer franco-ruggeri (3 conv layers)", 2.0, key="val_balanced_accuracy",
                              mode="at_least"),),
                figures=("confusion_val.png", "learning_curves.png")),
+    Experiment("final-convnet-leakfree", "convnet", "convnet-leakfree", "final net (k1=5, n1=100, k2=3, n2=100), "
+               "leak-free split", "convnet/final.toml", overrides=(("data.split", "grouped"),),
+               targets=(_info("final net, leak-free balanced validation accuracy (%)", "val_balanced_accuracy"),
+                        _info("final net, leak-free balanced test accuracy (%)", "test_balanced_accuracy")),
+               figures=("confusion_val.png", "learning_curves.png")),
+    Experiment("ngram-linear", "convnet", "convnet-leakfree", "character n-gram linear model, leak-free split",
+               "convnet/ngram-linear.toml",
+               targets=(_info("n-gram linear model, leak-free balanced validation accuracy (%)", "val_balanced_accuracy"),
+                        _info("n-gram linear model, leak-free balanced test accuracy (%)", "test_balanced_accuracy")),
+               figures=("learning_curves.png",)),
+    Experiment("predictor", "convnet", "convnet-leakfree", "the predictor (ensemble), leak-free split",
+               "convnet/predictor.toml",
+               targets=(_info("predictor, leak-free balanced validation accuracy (%)", "val_balanced_accuracy"),
+                        _info("predictor, leak-free balanced test accuracy (%)", "test_balanced_accuracy")),
+               extras=(("side_by_side", (("final net (final.toml)", "final-convnet", "final-convnet-leakfree"),
+                                         ("predictor (predictor.toml)", "predictor-course", "predictor"),
+                                         ("n-gram linear model (ngram-linear.toml)", None, "ngram-linear"))),),
+               figures=()),
+    Experiment("predictor-course", "convnet", "convnet-leakfree", "the predictor trained on the course split",
+               "convnet/predictor.toml", overrides=(("data.split", "course"),),
+               targets=(_info("predictor, course split: balanced validation accuracy (%)", "val_balanced_accuracy"),),
+               figures=()),
     Experiment("timing", "convnet", "convnet-timing", "report 000 table 2 setting",
                "../benchmarks/bench_conv_variants.py",
                kind="timing",
@@ -142,6 +180,66 @@ def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
              "columns": ["name", "ours", "published", "ours: p(published class)", "verdict"], "rows": rows}, comp)
 
 
+def _sibling_metrics(rs: RunState, exp_id: str | None) -> dict:
+    """metrics.json of another experiment of the family (its folder beside this one), or {}."""
+    from handgrad.reproduction.runstate import read_json
+
+    return (read_json(rs.folder.parent / exp_id / "metrics.json") or {}) if exp_id else {}
+
+
+def leakfree_table(rs: RunState) -> tuple[dict | None, list[dict]]:
+    """Balanced accuracy on the course split beside the leak-free split, for the final net, the
+    predictor and the n-gram linear model (each from its own experiment's folder)."""
+    pairs = rs.exp.extra("side_by_side")
+    if not pairs or rs.state != "done":
+        return None, []
+    pct = lambda m, k: fmt(100 * m[k]) if isinstance(m.get(k), (int, float)) else "-"  # noqa: E731
+    rows = []
+    for label, course_id, free_id in pairs:
+        course, free = _sibling_metrics(rs, course_id), _sibling_metrics(rs, free_id)
+        rows.append([label, pct(course, "val_balanced_accuracy"), pct(free, "val_balanced_accuracy"),
+                     pct(free, "test_balanced_accuracy")])
+    info = rs.metrics.get("split_info") or {}
+    sizes = (f"{sum(info['val_per_class'])} validation and {sum(info['test_per_class'])} test pairs, "
+             f"{min(info['test_per_class'])}-{max(info['test_per_class'])} test names per language; "
+             f"{info['duplicates']} duplicate lines of {info['n_lines']} removed") if "test_per_class" in info else ""
+    cv = info.get("course_val_per_class") or []
+    course = (f"{sum(cv)} validation names, {min(cv)}-{max(cv)} per language, "
+              if cv and min(cv) != max(cv) else f"{sum(cv)} validation names, {cv[0]} per language, " if cv else "")
+    seen = "partly seen in training" if sum(info.get("course_leak_any_language") or []) else "none seen in training"
+    table = {"caption": f"Balanced accuracy (%): the course split ({course}{seen}) beside the leak-free split "
+                        f"({sizes})",
+             "columns": ["model", "course split, validation", "leak-free, validation", "leak-free, test"],
+             "rows": rows}
+    return table, []
+
+
+def leak_table(rs: RunState) -> tuple[dict | None, list[dict]]:
+    """The course split's leak, per language: its validation names that also occur among its training
+    names (with any language, and with the same one), from the split facts the run records."""
+    if not rs.exp.extra("side_by_side") or rs.state != "done":
+        return None, []
+    info = rs.metrics.get("split_info") or {}
+    classes = list((rs.metrics.get("val_per_class_accuracy") or {}).keys())
+    any_lang, same = info.get("course_leak_any_language"), info.get("course_leak_same_language")
+    if not (classes and any_lang and same):
+        return None, []
+    import numpy as np
+
+    from handgrad.data.grouped import leak_sentence
+
+    cv = info.get("course_val_per_class") or [0] * len(classes)
+    n_val = sum(cv)
+    sentence = leak_sentence(np.array([any_lang, same]), classes, n_val=n_val)
+    table = {"caption": sentence + ". Per language:",
+             "columns": ["language", "validation names", "also among the training names", "with the same language"],
+             "rows": [[c, str(v), str(a), str(b)] for c, v, a, b in zip(classes, cv, any_lang, same)]
+             + [["total", str(n_val), str(sum(any_lang)), str(sum(same))]]}
+    return table, [row(rs.exp, "the course split's leak: validation names also among the training names",
+                       f"{sum(any_lang)} of {n_val} ({sum(same)} with the same language)", "-", "-", "-", REFERENCE,
+                       "issue 8")]
+
+
 def timing_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     """Seconds and speed-up per implementation of the convolution, beside report 000's table 2."""
     m = rs.metrics
@@ -163,4 +261,5 @@ def timing_table(rs: RunState) -> tuple[dict | None, list[dict]]:
 
 
 FAMILY = register(Family("convnet", "Character-level ConvNet for surname languages (assignment 3)", SECTIONS,
-                         EXPERIMENTS, order=3, tables=(timing_table, per_class_table, predictions_table)))
+                         EXPERIMENTS, order=3, tables=(timing_table, per_class_table, predictions_table,
+                                                        leakfree_table, leak_table)))

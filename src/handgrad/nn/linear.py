@@ -8,10 +8,19 @@ from handgrad.nn.init import init_weight
 from handgrad.nn.layer import Layer, config_bool, config_int
 
 
+def is_sparse(x) -> bool:
+    """True for a scipy.sparse matrix or array (checked without importing scipy)."""
+    return hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
 class Dense(Layer):
     """Affine map of a batch of row vectors.
 
     Shapes: x (N, d_in) -> y (N, d_out); W (d_out, d_in) (the course's K x d), b (d_out,).
+
+    ``x`` may be a ``scipy.sparse`` matrix (character n-gram rows): forward is then a sparse-dense
+    product and dW = (x^T dy)^T another, so the (N, d_in) input is never densified; dx for sparse
+    input is not computed (such input is data, the model's first layer).
     """
 
     regularized = ("W",)
@@ -36,6 +45,11 @@ class Dense(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         x = self.cache
+        if is_sparse(x):
+            self.grads = {"W": np.asarray((x.T @ dy).T)}
+            if self.bias:
+                self.grads["b"] = dy.sum(axis=0)
+            return None
         self.grads = {"W": dy.T @ x}
         if self.bias:
             self.grads["b"] = dy.sum(axis=0)

@@ -69,8 +69,8 @@ def plan_experiment(exp: Experiment, configs: Path, quick: bool, budget: QuickBu
     path = configs / exp.config
     if not path.is_file():
         return {"available": False, "reason": f"config {exp.config} does not exist yet"}
-    base = load_config(path)
-    ov = quick_overrides(base, exp, budget) if quick else {}
+    base = load_config(path, dict(exp.overrides)) if exp.overrides else load_config(path)
+    ov = {**dict(exp.overrides), **(quick_overrides(base, exp, budget) if quick else {})}
     cfg = from_dict(base.to_dict(), str(path), ov) if ov else base
     repeat = repeats(exp, quick, budget)
     cs = cases(exp, quick, budget)

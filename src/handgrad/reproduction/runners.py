@@ -14,9 +14,9 @@ from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment
 
 
 def run_one(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    from handgrad import experiment
+    from handgrad import ensemble  # a config with an [ensemble] table trains every member
 
-    return experiment.run(plan["cfg"], folder, progress=progress, desc=exp.id)
+    return ensemble.run_config(plan["cfg"], folder, progress=progress, desc=exp.id)
 
 
 def run_repeat(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:

@@ -85,6 +85,8 @@ class Experiment:
     #: (name -> (class, prob)), "search_top" (list of (lambda, train %, val %)), "timing"
     #: (impl -> (seconds, speed-up)); timing experiments: "argv" and "argv_quick" of the benchmark
     extras: tuple[tuple[str, Any], ...] = ()
+    #: --set overrides applied to the config before running (e.g. the same config on another split)
+    overrides: tuple[tuple[str, Any], ...] = ()
     note: str = ""
 
     def extra(self, name: str, default=None):

@@ -53,7 +53,8 @@ def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
     """The page's 'what is this model': config, accuracies from metrics.json, training date."""
     cfg = readers.read_optional(read_run_config, run_dir / "config.json") or {}
     metrics = readers.read_optional(readers.read_metrics, run_dir / "metrics.json") or {}
-    trained = datetime.fromtimestamp((run_dir / "model.npz").stat().st_mtime, timezone.utc)
+    saved = run_dir / ("model.npz" if (run_dir / "model.npz").is_file() else "metrics.json")  # an ensemble: no model.npz
+    trained = datetime.fromtimestamp(saved.stat().st_mtime, timezone.utc)
     layers = [lc.get("type", "?") for lc in model_cfg.get("layers", [])]
     accuracies = {k: metrics[k] for k in ("train_accuracy", "val_accuracy", "val_balanced_accuracy",
                                           "test_accuracy") if isinstance(metrics.get(k), (int, float))}
@@ -67,16 +68,21 @@ def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
 
 def load(run_dir: Path | str) -> ServedModel:
     """Read a run folder once at start-up; a clear HandgradError when it can't be served."""
+    from handgrad import ensemble
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HandgradError(f"run folder {run_dir} does not exist")
-    model, extra, meta = io.load_model(run_dir)
-    model_cfg = io.read_json(run_dir / "model.json").get("model", {})
+    # an ensemble (the surnames predictor) keeps its models in member folders: describe the first
+    first = ensemble.read_members(run_dir)[0][0] if ensemble.is_ensemble(run_dir) else run_dir
+    model, extra, meta = io.load_model(first)
+    model_cfg = io.read_json(first / "model.json").get("model", {})
     dataset = meta.get("dataset")
     if dataset == "surnames":
         from handgrad.predict import load_predictor
 
-        model, enc, classes = load_predictor(run_dir)  # the checks handgrad predict makes
+        pred = load_predictor(run_dir)  # the checks handgrad predict makes
+        enc, classes = pred.encoder, pred.classes
         sm = ServedModel(run_dir, "surnames", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
         sm.info.update(alphabet=enc.alphabet, n_len=enc.n_len, max_name_chars=MAX_NAME_CHARS)
         return sm
