@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     from handgrad import experiment
     from handgrad.config import load_config
     from handgrad.data.grouped import grouped_split
-    from handgrad.data.surnames import resolve_surnames
+    from handgrad.data.surname_sources import resolve_surnames
 
     ov = {"data.split_seed": args.split_seed} if args.split_seed is not None else {}
     pred_cfg, ngram_cfg = load_config(args.predictor, ov), load_config(args.ngram, ov)

@@ -59,9 +59,10 @@ def test_prepare_surnames_gives_index_inputs_and_meta(tiny_surnames, tmp_path):
 
 
 def test_tutorial_source_and_fallback(tiny_surnames, tmp_path, monkeypatch):
-    from handgrad.data import surnames as sn
+    from handgrad.data import surname_sources as sn
+    from handgrad.data.surnames import load_surnames
 
-    fake = sn.load_surnames(tiny_surnames / "surnames")
+    fake = load_surnames(tiny_surnames / "surnames")
     fake.source = "tutorial (stub)"
     calls = []
     monkeypatch.setattr(sn, "load_tutorial_names", lambda seed=0, cache_dir=None: calls.append(seed) or fake)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handgrad.data import surnames as sn
-from handgrad.data.surnames import (Encoder, SurnameData, build_from_tutorial_zip, class_counts,
-                                    load_surnames, to_ascii)
+from handgrad.data import surname_sources as sn
+from handgrad.data.surname_sources import build_from_tutorial_zip, to_ascii
+from handgrad.data.surnames import Encoder, SurnameData, class_counts, load_surnames
 from handgrad.errors import HandgradError
 
 CLASSES = ["Arabic", "Dutch", "Irish"]

@@ -29,7 +29,7 @@ from handgrad.errors import HandgradError
 def fold_accents(name: str) -> str:
     """Accented letters to their ASCII base (NFD, combining marks dropped, ß -> ss, ...); other
     characters are kept, so a character still outside the alphabet is reported, not dropped."""
-    from handgrad.data.surnames import _SPECIAL
+    from handgrad.data.surname_sources import _SPECIAL
 
     s = unicodedata.normalize("NFD", name)
     return unicodedata.normalize("NFC", "".join(_SPECIAL.get(ch, ch) for ch in s

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from handgrad.data.surnames import INPUT_FORMAT, class_counts, resolve_surnames
+from handgrad.data.surname_sources import resolve_surnames
+from handgrad.data.surnames import INPUT_FORMAT, class_counts
 
 
 def prepare_surnames(dc, dtype=np.float32):
