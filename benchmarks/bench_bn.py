@@ -72,8 +72,10 @@ def main(argv=None) -> int:
         print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train cost {r['train_cost']:.4f}, "
               f"{r['n_records']} records")
     if args.json:
-        Path(args.json).write_text(json.dumps({"benchmark": "bn-3layer", "machine": common.machine_line(),
-                                               "threads": threads, "summary": s, "final": last}, indent=1))
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"benchmark": "bn-3layer", "machine": common.machine_line(),
+                                                 "threads": threads, "summary": s, "final": last}, indent=1))
     return 0
 
 

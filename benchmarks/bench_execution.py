@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(runs {', '.join(f'{t:.2f}' for t in total)})")
     print(f"  best validation accuracy: jobs1 {100 * best[1]:.2f}%, jobs2 {100 * best[2]:.2f}% (the same trials)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"setting": {"config": args.config, "trials": args.trials},
-                                               "machine": common.machine_line(), "summary": s}, indent=2))
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"setting": {"config": args.config, "trials": args.trials},
+                                                 "machine": common.machine_line(), "summary": s}, indent=2))
     return 0
 
 
