@@ -302,3 +302,18 @@ def test_ctrl_c_stops_the_search_keeps_the_ledger_and_leaves_no_process(fake_cif
     keys = _ledger_keys(out)
     assert 1 <= len(keys) < 8 and len(keys) == len(set(keys))
     assert all("metrics" in json.loads(line) for line in (out / search.LEDGER).read_text().splitlines())
+
+
+def _worker_environment(names):
+    return {k: os.environ.get(k) for k in names}
+
+
+def test_embedded_workers_get_the_blas_limits_and_no_malloc_trim():
+    """Dask's nannies would set MALLOC_TRIM_THRESHOLD_ in the workers, which makes NumPy code 40%
+    slower there (benchmarks/bench_execution.py); handgrad's own cluster leaves it out."""
+    layout = execution.Layout("local", workers=1, threads=1)
+    names = ("MALLOC_TRIM_THRESHOLD_", "OPENBLAS_NUM_THREADS")
+    got = {}
+    execution.run_tasks([execution.Task("env", _worker_environment, (names,))], layout,
+                        on_result=lambda t, v: got.update(v), echo=lambda s: None)
+    assert got == {"MALLOC_TRIM_THRESHOLD_": None, "OPENBLAS_NUM_THREADS": "1"}
