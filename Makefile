@@ -34,6 +34,7 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_convnet_torch.py
 	$(BIN)/python benchmarks/bench_sklearn.py
 	$(BIN)/python benchmarks/bench_surnames.py
+	$(BIN)/python benchmarks/bench_rnn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,4 +1,4 @@
-"""The ``handgrad`` command: train, gradcheck, search, lrfind, predict, serve, reproduce, report.
+"""The ``handgrad`` command: train, gradcheck, search, lrfind, predict, sample, serve, reproduce, report.
 
 Errors the user can cause are printed as one clear message (no traceback), exit status 2.
 """
@@ -262,6 +262,21 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnam
         typer.echo(predict_mod.format_top(results))
     else:
         typer.echo(predict_mod.format_table(results))
+
+
+@app.command()
+@friendly
+def sample(run_dir: Annotated[Path, typer.Argument(help="run folder of a trained character RNN")],
+           n: Annotated[int, typer.Option("--n", help="characters to generate")] = 1000,
+           temperature: Annotated[float, typer.Option(help="divide the scores by this before the softmax")] = 1.0,
+           top_p: Annotated[float, typer.Option("--top-p", help="nucleus sampling: keep the most probable characters up to this mass")] = 1.0,
+           prime: Annotated[Optional[str], typer.Option(help="start from this text (printed first)")] = None,
+           seed: Annotated[Optional[int], typer.Option(help="seed of the sampling Generator (same seed, same text)")] = None,
+           ) -> None:
+    """Print new text from a character RNN (train it with a configs/rnn/ config)."""
+    from handgrad.generate import sample_run
+
+    typer.echo(sample_run(run_dir, n, temperature=temperature, top_p=top_p, prime=prime, seed=seed))
 
 
 @app.command()

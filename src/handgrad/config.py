@@ -22,14 +22,17 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    dataset: Literal["cifar10", "surnames", "synthetic"] = "cifar10"
+    dataset: Literal["cifar10", "surnames", "synthetic", "text"] = "cifar10"
     #: cifar10: 'a1' (batch 1 / batch 2 / test batch) or 'all' (5 batches minus n_val);
     #: surnames: 'course' (the course's validation names, no test part) or 'grouped' (leak-free:
     #: de-duplicated pairs, no name string in two of train / val / test; see data/grouped.py).
-    #: Default: 'a1' for cifar10, 'course' for surnames
+    #: Default: 'a1' for cifar10, 'course' for surnames; text: not used
     split: Literal["a1", "all", "course", "grouped"] | None = None
+    #: validation examples held out (text: characters at the end of the file)
     n_val: int = Field(1000, ge=1)
-    #: keep only the first n_train training examples (quick runs)
+    #: text: the UTF-8 file (relative paths are looked up under $HANDGRAD_DATA first)
+    path: str | None = None
+    #: keep only the first n_train training examples (text: characters) (quick runs)
     n_train: int | None = Field(None, ge=1)
     #: surnames: the course files or the PyTorch tutorial's names data
     source: Literal["course", "tutorial"] = "course"
@@ -60,12 +63,15 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    kind: Literal["linear", "mlp", "convnet"] = "linear"
+    kind: Literal["linear", "mlp", "convnet", "rnn"] = "linear"
+    #: the classifiers' loss (an rnn always sums the cross-entropy over each sequence)
     loss: Literal["cross_entropy", "svm", "bce"] = "cross_entropy"
     #: weight initialisation; default per kind: linear 'normal' N(0, .01^2), mlp 'fan_in', convnet 'he'
     init: Literal["normal", "xavier", "he", "fan_in"] | None = None
     std: float | None = Field(None, gt=0)
     hidden: list[int] = Field(default_factory=lambda: [50])
+    #: rnn: hidden units
+    m: int = Field(100, ge=1)
     #: keep probability of dropout after each hidden layer (mlp) or before the last layer (convnet); 1 = none
     dropout: float = Field(1.0, gt=0, le=1)
     #: mlp: batch normalisation in every hidden layer (never the last), before or after the ReLU
@@ -92,7 +98,9 @@ class TrainConfig(_Strict):
     n_epochs: float | None = Field(None, gt=0)
     n_updates: int | None = Field(None, ge=1)
     n_cycles: float | None = Field(None, gt=0)
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam", "adagrad"] = "sgd"
+    #: clip every gradient entry to [-clip, clip] before the step (the A4 sheet: 5)
+    clip: float | None = Field(None, gt=0)
     rho: float = Field(0.9, ge=0, lt=1)
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
@@ -105,9 +113,20 @@ class TrainConfig(_Strict):
     #: half-cycle length in updates; or give n_s_factor k for n_s = k * floor(n / n_batch)
     n_s: int | None = Field(None, ge=1)
     n_s_factor: float | None = Field(None, gt=0)
-    sampling: Literal["sequential", "shuffle", "balanced", "power"] = "sequential"
+    #: rnn: 'sequential' reads the text in order (n_batch side-by-side streams, state carried),
+    #: 'random' takes every sequence from a random location (state reset each update)
+    sampling: Literal["sequential", "shuffle", "balanced", "power", "random"] = "sequential"
     #: 'power' sampling: class frequencies n_c^power (0 balanced, 1 natural), loss weights n_c^-power
     sampling_power: float = Field(0.5, ge=0, le=1)
+    #: rnn: characters per sequence (truncated BPTT length)
+    seq_length: int = Field(25, ge=1)
+    #: rnn: record the smooth loss every this many updates
+    smooth_every: int = Field(100, ge=1)
+    #: rnn: a sample_length-character sample every sample_every updates (0: none)
+    sample_every: int = Field(10_000, ge=0)
+    sample_length: int = Field(200, ge=1)
+    #: rnn: length of the passage written from the final (or best) model
+    passage_length: int = Field(1000, ge=1)
     keep_best: bool = False
     best_metric: str = "val_accuracy"
     #: evaluate every this many updates; or records_per_cycle for cyclical runs; default per epoch
@@ -154,6 +173,8 @@ class GradcheckConfig(_Strict):
     #: hidden sizes / convs for the check's smaller network (default: the model's own)
     hidden: list[int] | None = None
     convs: list[tuple[int, int]] | None = None
+    #: rnn: hidden units of the check's smaller network (the sheet: 5); batch sizes count sequences
+    m: int | None = Field(None, ge=1)
 
 
 class SearchConfig(_Strict):

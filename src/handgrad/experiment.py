@@ -20,7 +20,7 @@ from handgrad.data.prepared import Prepared
 from handgrad.errors import HandgradError
 from handgrad.models import Model
 from handgrad.nn.linear import is_sparse
-from handgrad.optim import SGD, Adam, Momentum
+from handgrad.optim import SGD, AdaGrad, Adam, ClipGrads, Momentum
 from handgrad.train import ProgressBar, Snapshots, Trainer, WeightAveraging, steps_per_epoch
 
 
@@ -90,10 +90,14 @@ def plan(tc: TrainConfig, epoch_size: int, n_train: int) -> Plan:
 
 def build_optimizer(tc: TrainConfig):
     if tc.optimizer == "sgd":
-        return SGD()
-    if tc.optimizer in ("momentum", "nesterov"):
-        return Momentum(tc.rho, nesterov=tc.optimizer == "nesterov")
-    return Adam(tc.beta1, tc.beta2)
+        opt = SGD()
+    elif tc.optimizer in ("momentum", "nesterov"):
+        opt = Momentum(tc.rho, nesterov=tc.optimizer == "nesterov")
+    elif tc.optimizer == "adagrad":
+        opt = AdaGrad()
+    else:
+        opt = Adam(tc.beta1, tc.beta2)
+    return opt if tc.clip is None else ClipGrads(opt, tc.clip)
 
 
 def evaluator_for(cfg: Config):
@@ -121,21 +125,30 @@ class Fitted:
     plan: Plan
     seconds: float
     snapshots: list = field(default_factory=list)
+    #: what a model family's callbacks collected (e.g. the RNN's text samples)
+    extras: dict = field(default_factory=dict)
 
 
 def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str | None = None) -> Fitted:
     """Train the configured model on prepared data; randomness from ``cfg.seed`` only."""
     tc = cfg.train
-    init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
+    init_rng, train_rng, sample_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(3))
     model = build_model(cfg, data.d, data.K, init_rng, data.meta).astype(np.dtype(tc.dtype))
     prepare = kinds.model_kind(cfg.model.kind).prepare
     if prepare is not None:
         prepare(model, cfg, data.X_train)
     from handgrad.data.sampling import EpochSampler
 
-    epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
-    p = plan(tc, epoch_size, len(data.y_train))
     callbacks = [ProgressBar(desc or cfg.name, disable=None if progress is None else not progress)]
+    batches, extras, evaluate = None, {}, evaluator_for(cfg)
+    training = kinds.model_kind(cfg.model.kind).training
+    if training is not None:
+        batches, kind_callbacks, extras, evaluate = training(cfg, data, sample_rng)
+        callbacks += kind_callbacks
+        epoch_size = batches.steps_per_epoch * tc.n_batch
+    else:
+        epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
+    p = plan(tc, epoch_size, len(data.y_train))
     snaps = None
     if tc.average_from is not None:
         callbacks.append(WeightAveraging(int(tc.average_from * p.n_updates)))
@@ -152,16 +165,17 @@ def fit(cfg: Config, data: Prepared, *, progress: bool | None = None, desc: str 
             raise HandgradError("train.char_noise applies to surnames as character indices (a ConvNet)")
         augment = CharNoise(tc.char_noise, data.meta["d"])
     trainer = Trainer(model, optimizer=build_optimizer(tc), schedule=p.schedule, n_batch=tc.n_batch,
-                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=p.record_every, keep_best=tc.keep_best,
-                      best_metric=tc.best_metric, evaluate=evaluator_for(cfg), augment=augment,
-                      callbacks=callbacks, rng=train_rng)
+                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=p.record_every,
+                      keep_best=tc.keep_best, best_metric=tc.best_metric, evaluate=evaluate, augment=augment,
+                      callbacks=callbacks, rng=train_rng, batches=batches,
+                      evaluate_train=training is None)  # such kinds record a running loss instead
     t0 = time.perf_counter()
     history = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=p.n_updates)
     seconds = time.perf_counter() - t0
     # a snapshot taken as the run was diverging would poison the ensemble
     snapshots = [q for q in (snaps.states if snaps else [])
                  if all(np.isfinite(v).all() for v in q["params"].values())]
-    return Fitted(model, history, p, seconds, snapshots)
+    return Fitted(model, history, p, seconds, snapshots, extras)
 
 
 def ensemble_predict(model: Model, snapshots: list[dict], X: np.ndarray) -> np.ndarray:
@@ -182,6 +196,9 @@ def final_metrics(cfg: Config, data: Prepared, fitted: Fitted) -> dict:
     """Accuracies (fractions) and costs of the final model on every split, plus extras."""
     model = fitted.model
     m: dict = {"name": cfg.name, "seconds": fitted.seconds, "n_updates": fitted.plan.n_updates}
+    metrics = kinds.model_kind(cfg.model.kind).metrics
+    if metrics is not None:
+        return metrics(cfg, data, fitted, m)
     splits = [("train", data.X_train, data.y_train), ("val", data.X_val, data.y_val)]
     if data.X_test is not None:
         splits.append(("test", data.X_test, data.y_test))
@@ -219,10 +236,13 @@ def write_run(run_dir: Path, cfg: Config, data: Prepared, fitted: Fitted, metric
         fitted.history.save(stage / "history.json")
         meta = dict(data.meta, classes=list(data.classes), seed=cfg.seed)
         io.save_model(stage, fitted.model, arrays=data.state, meta=meta)
+        write_files = kinds.model_kind(cfg.model.kind).write_files
+        if write_files is not None:
+            write_files(stage, cfg, data, fitted)
         if figures:
             from handgrad import plots
 
-            plots.run_figures(stage, cfg, data, fitted)
+            (kinds.model_kind(cfg.model.kind).figures or plots.run_figures)(stage, cfg, data, fitted)
         if "val_per_class_accuracy" in metrics:
             io.atomic_write_text(stage / "per_class_accuracy.md", per_class_table(metrics))
         io.write_json(stage / "metrics.json", metrics)
@@ -322,11 +342,14 @@ def gradcheck_cases(cfg: Config) -> list[dict]:
             X = np.asarray(X, dtype=np.float64)
         y = data.y_train[:n]
         meta = dict(data.meta)
-        if kinds.model_kind(cfg.model.kind).slice_inputs and gc.n_dims is not None:
+        inputs = kinds.model_kind(cfg.model.kind).gradcheck_inputs
+        if inputs is not None:
+            X, y = inputs(cfg, data, n)
+        elif kinds.model_kind(cfg.model.kind).slice_inputs and gc.n_dims is not None:
             X = X[:, :gc.n_dims]
         # no dropout: evaluation mode ignores it, and batch-norm nets are checked in training mode
         update = {"model": cfg.model.model_copy(update={"dropout": 1.0, **{
-            k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs)) if v is not None}})}
+            k: v for k, v in (("hidden", gc.hidden), ("convs", gc.convs), ("m", gc.m)) if v is not None}})}
         for lam in lambdas:
             c = cfg.model_copy(update={**update, "train": cfg.train.model_copy(update={"lam": lam})})
             rng = np.random.default_rng(cfg.seed)

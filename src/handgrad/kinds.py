@@ -23,6 +23,13 @@ class ModelKind:
     runs once before training (e.g. a precomputation on the training inputs); ``slice_inputs`` says
     whether the gradient check may keep only the first ``n_dims`` input features; ``gradcheck_setup
     (model, cfg, rng)``, if given, adjusts the float64 model before its gradients are checked.
+
+    A kind whose training is not mini-batches of rows (the character RNN reads one long text) gives
+    the rest: ``training(cfg, data, rng)`` -> (batches, callbacks, extras, evaluate) for the
+    Trainer; ``metrics(cfg, data, fitted, m)`` -> metrics.json's dict (``m`` holds name, seconds
+    and n_updates); ``write_files(run_dir, cfg, data, fitted)`` adds files to the run folder;
+    ``figures(run_dir, cfg, data, fitted)`` draws its figures; ``gradcheck_inputs(cfg, data, n)``
+    -> (X, y) the check's n examples.
     """
 
     build: Callable[..., Model]
@@ -30,6 +37,11 @@ class ModelKind:
     prepare: Callable[..., None] | None = None
     slice_inputs: bool = True
     gradcheck_setup: Callable[..., None] | None = None
+    training: Callable[..., tuple] | None = None
+    metrics: Callable[..., dict] | None = None
+    write_files: Callable[..., None] | None = None
+    figures: Callable[..., None] | None = None
+    gradcheck_inputs: Callable[..., tuple] | None = None
 
 
 MODEL_KINDS: dict[str, ModelKind] = {}
@@ -104,6 +116,27 @@ def _convnet_gradcheck(model: Model, cfg, rng: np.random.Generator) -> None:
                 layer.params[k] = rng.normal(0.0, 0.1, layer.params[k].shape)
 
 
+def _rnn(cfg, d, K, rng, meta=None) -> Model:
+    from handgrad.language_model import char_rnn
+
+    return char_rnn(K, cfg.model.m, seq_length=cfg.train.seq_length, lam=cfg.train.lam,
+                    std=cfg.model.std or 0.01, rng=rng)
+
+
+def _rnn_kind() -> ModelKind:
+    from handgrad import charrnn
+
+    return ModelKind(_rnn, "normal", slice_inputs=False, training=charrnn.training_pieces,
+                     metrics=charrnn.final_metrics, write_files=charrnn.write_files,
+                     figures=charrnn.figures, gradcheck_inputs=charrnn.gradcheck_inputs)
+
+
+def _text(dc, dtype) -> Prepared:
+    from handgrad.data.text import prepare_text
+
+    return prepare_text(dc, dtype)
+
+
 def _cifar10(dc, dtype) -> Prepared:
     from handgrad.data.cifar10 import load_cifar10
     from handgrad.preprocessing import Standardizer
@@ -129,3 +162,5 @@ register_model("convnet", ModelKind(_convnet, "he", prepare=_convnet_prepare, sl
                                     gradcheck_setup=_convnet_gradcheck))
 register_dataset("cifar10", _cifar10)
 register_dataset("surnames", _surnames)
+register_model("rnn", _rnn_kind())
+register_dataset("text", _text)

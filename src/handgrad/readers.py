@@ -228,6 +228,7 @@ def read_model(run_dir: str | os.PathLike):
     with its checksum. The layers must chain and each parameter have the shape its layer implies
     (:meth:`Model.from_config`); the class names, when given, must match the output size.
     """
+    from handgrad.language_model import CharRNN
     from handgrad.models import Model
 
     run_dir = Path(run_dir)
@@ -266,7 +267,8 @@ def read_model(run_dir: str | os.PathLike):
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
     buffers = {k[len("buffer/"):]: v for k, v in arrays.items() if k.startswith("buffer/")}
     extra = {k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")}
-    model = Model.from_config(info["model"], params, buffers, source=str(npath))
+    cls = CharRNN if info["model"].get("kind") == "char_rnn" else Model
+    model = cls.from_config(info["model"], params, buffers, source=str(npath))
     meta = info.get("meta", {})
     _check_meta(meta, model, jpath)
     return model, extra, meta
@@ -281,6 +283,12 @@ def _check_meta(meta: dict, model, jpath: Path) -> None:
         raise HandgradError(f"{jpath}: meta.classes names {len(classes)} classes but the model has {K} outputs")
     enc = meta.get("encoder") or meta
     first = model.layers[0].config() if model.layers else {}
+    if first.get("type") == "RNN":
+        alphabet = meta.get("alphabet")
+        if alphabet is not None and len(alphabet) != first["K"]:
+            raise HandgradError(f"{jpath}: the alphabet has {len(alphabet)} characters but the RNN takes {first['K']}")
+        if not isinstance(meta.get("preamble", ""), str) or set(meta.get("preamble", "")) - set(alphabet or ""):
+            raise HandgradError(f"{jpath}: meta.preamble must be text in the model's alphabet")
     if first.get("type") == "Conv1D":
         alphabet, n_len = enc.get("alphabet"), enc.get("n_len")
         if alphabet is not None and (not isinstance(alphabet, str) or len(alphabet) != first["C"]):

@@ -43,7 +43,7 @@ import numpy as np
 from handgrad.gradcheck import (DEFAULT_H, REFERENCE, Row, check_layer_grads, check_loss_grads, check_model,
                                 describe)
 from handgrad.losses import LOSSES
-from handgrad.nn import LAYER_TYPES, BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer
+from handgrad.nn import LAYER_TYPES, RNN, BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer
 from handgrad.nn.conv import IMPLS
 
 TOL = 1e-6
@@ -154,6 +154,13 @@ def _batchnorm(draw: Draw, rng: np.random.Generator):
     layer.params["beta"] = rng.normal(0.0, 0.3, d).astype(np.float32)
     layer.forward((2.0 * rng.standard_normal((8, d)) + 1.0).astype(np.float32), train=True)
     return layer, rng.standard_normal((n, d))
+
+
+@register_layer("RNN")
+def _rnn(draw: Draw, rng: np.random.Generator):
+    # input: character indices (B, T); std 0.5 so the recurrence is not nearly linear
+    K, m, B, T = draw(2, 5), draw(1, 4), draw(1, 3), draw(1, 4)
+    return RNN(K, m, std=0.5, rng=rng), rng.integers(0, K, (B, T))
 
 
 @register_layer("Conv1D")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from handgrad.data.sampling import EpochSampler
+from handgrad.data.sampling import ExampleBatches
 from handgrad.history import History
 from handgrad.optim import SGD
 from handgrad.schedules import Constant
@@ -89,6 +89,40 @@ class WeightAveraging(Callback):
             trainer.model.set_params(self.mean)
 
 
+class ResetState(Callback):
+    """Start a stateful model (e.g. a CharRNN) from a zero state at every epoch, or after every
+    update when nothing continues from one batch to the next (sequences at random locations)."""
+
+    def __init__(self, every_step: bool = False) -> None:
+        self.every_step = every_step
+
+    def on_epoch_begin(self, trainer, epoch):
+        trainer.model.reset_state()
+
+    def on_step_end(self, trainer, step):
+        if self.every_step:
+            trainer.model.reset_state()
+
+
+class SmoothLoss(Callback):
+    """The A4 sheet's smooth loss: the first update's loss, then .999 smooth + .001 loss; recorded
+    in the history (``smooth_loss``, with the update's own ``loss``) every ``every`` updates and
+    kept as ``trainer.smooth_loss``."""
+
+    def __init__(self, every: int = 100, decay: float = 0.999) -> None:
+        self.every, self.decay = every, decay
+
+    def on_train_begin(self, trainer):
+        trainer.smooth_loss = None
+
+    def on_step_end(self, trainer, step):
+        s = trainer.smooth_loss
+        trainer.smooth_loss = trainer.loss if s is None else self.decay * s + (1.0 - self.decay) * trainer.loss
+        if step % self.every == 0 or step == 1 or step == trainer.n_updates:
+            trainer.history.record(step=step, epoch=step / trainer.steps_per_epoch,
+                                   smooth_loss=trainer.smooth_loss, loss=trainer.loss)
+
+
 def steps_per_epoch(epoch_size: int, n_batch: int) -> int:
     """Updates per epoch; a last, smaller batch counts as an update."""
     return math.ceil(epoch_size / n_batch)
@@ -105,14 +139,22 @@ class Trainer:
     record_every: evaluate on the training and validation sets every this many updates
         (and at step 0 and at the end); default once per epoch.
     keep_best: restore, at the end, the parameters with the best ``best_metric`` seen at a
-        recording point (a key of the recorded row, e.g. 'val_accuracy').
+        recording point (a key of the recorded row, e.g. 'val_accuracy'; a '...loss' or
+        '...cost' is best when lowest).
     evaluate: f(model, X, y) -> dict of scalars; default ``model.evaluate`` (cost, loss, accuracy).
+    evaluate_train: evaluate on the training set at recording points too (off when that is too
+        slow and a running training loss is recorded instead).
     augment: f(X_batch, rng) -> X_batch applied to every training batch.
     rng: the Generator for sampling, dropout masks and augmentation.
     stop_on_divergence: when a batch loss is NaN or infinite, stop at that step (before the
         update), put back the best parameters recorded so far (whatever ``keep_best`` says), and
         record the step, the learning rate, the loss and the step kept in ``history.diverged``.
         The LR range test turns it off: it runs into divergence on purpose.
+    batches: what makes the batches of an epoch (``epoch(X, y, rng)`` and ``steps_per_epoch``);
+        default ``ExampleBatches(y, sampling, n_batch)``; ``SequenceBatches`` for a text.
+
+    During ``fit``, ``history`` is the History being written (callbacks may record rows of their
+    own) and ``loss`` the last batch's training loss.
     """
 
     def __init__(self, model, *, optimizer=None, schedule=None, n_batch: int = 100,
@@ -120,7 +162,7 @@ class Trainer:
                  keep_best: bool = False, best_metric: str = "val_accuracy",
                  evaluate: Evaluator | None = None, augment=None,
                  callbacks: Sequence[Callback] = (), rng: np.random.Generator | None = None,
-                 stop_on_divergence: bool = True) -> None:
+                 stop_on_divergence: bool = True, batches=None, evaluate_train: bool = True) -> None:
         self.model = model
         self.optimizer = optimizer if optimizer is not None else SGD()
         self.schedule = schedule if schedule is not None else Constant(0.01)
@@ -135,6 +177,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.stop_on_divergence = stop_on_divergence
+        self.batches = batches
+        self.evaluate_train = evaluate_train
 
     @property
     def best_params_(self) -> dict | None:
@@ -143,14 +187,17 @@ class Trainer:
 
     def _record(self, history, step, epoch, X, y, X_val, y_val):
         row = {"step": step, "epoch": epoch, "lr": self.schedule(max(step - 1, 0))}
-        row.update({f"train_{k}": v for k, v in self.evaluate(self.model, X, y).items()})
+        if self.evaluate_train:
+            row.update({f"train_{k}": v for k, v in self.evaluate(self.model, X, y).items()})
         if X_val is not None:
             row.update({f"val_{k}": v for k, v in self.evaluate(self.model, X_val, y_val).items()})
         history.record(**row)
         # the best parameters so far are kept even without keep_best: a diverging run falls back
         # on them (with no validation metric, the latest recorded parameters count as the best)
         value = row.get(self.best_metric)
-        better = value is not None and value == value and (self.best_value_ is None or value > self.best_value_)
+        sign = -1.0 if self.best_metric.endswith(("loss", "cost")) else 1.0
+        better = value is not None and value == value and (
+            self.best_value_ is None or sign * value > sign * self.best_value_)
         if better or value is None or self.best_step_ is None:
             self.best_state_ = self.model.copy_state()  # batch norm: with its running averages
             self.best_step_ = step
@@ -165,20 +212,20 @@ class Trainer:
             y_val: np.ndarray | None = None, *, n_epochs: float | None = None,
             n_updates: int | None = None) -> History:
         """Train for ``n_updates`` steps, or ``n_epochs`` passes of the sampler; returns the History."""
-        sampler = EpochSampler(y, self.sampling, self.sampling_power)
-        spe = steps_per_epoch(sampler.epoch_size, self.n_batch)
+        batches = self.batches or ExampleBatches(y, self.sampling, self.n_batch, self.sampling_power)
+        spe = self.steps_per_epoch = batches.steps_per_epoch
         if n_updates is None:
             if n_epochs is None:
                 raise ValueError("give n_epochs or n_updates")
             n_updates = int(round(n_epochs * spe))
         self.n_updates = n_updates
         record_every = self.record_every or spe
-        history = History()
+        history = self.history = History()
         self.best_value_, self.best_state_, self.best_step_, self.diverged_ = None, None, None, None
         for cb in self.callbacks:
             cb.on_train_begin(self)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below, by step
-            self._loop(history, X, y, X_val, y_val, sampler, spe, n_updates, record_every)
+            self._loop(history, X, y, X_val, y_val, batches, spe, n_updates, record_every)
         if self.diverged_ is not None:
             history.diverged = {**self.diverged_, "kept_step": self.best_step_}
             self.model.set_state(self.best_state_)
@@ -188,25 +235,18 @@ class Trainer:
             cb.on_train_end(self)
         return history
 
-    def _loop(self, history, X, y, X_val, y_val, sampler, spe, n_updates, record_every) -> None:
+    def _loop(self, history, X, y, X_val, y_val, batches, spe, n_updates, record_every) -> None:
         self._record(history, 0, 0.0, X, y, X_val, y_val)
         step, epoch = 0, 0
         while step < n_updates:
             for cb in self.callbacks:
                 cb.on_epoch_begin(self, epoch)
-            order = sampler.indices(self.rng)
-            for start in range(0, sampler.epoch_size, self.n_batch):
+            for Xb, yb, wb in batches.epoch(X, y, self.rng):
                 if step >= n_updates:
                     break
-                if order is None:  # sequential: slices are views, no copy
-                    Xb, yb = X[start:start + self.n_batch], y[start:start + self.n_batch]
-                else:
-                    b = order[start:start + self.n_batch]
-                    Xb, yb = X[b], y[b]
                 if self.augment is not None:
                     Xb = self.augment(Xb, self.rng)
-                wb = None if sampler.weights is None or order is None else sampler.weights[b]
-                loss = self.model.loss_and_grads(Xb, yb, sample_weight=wb)
+                loss = self.loss = self.model.loss_and_grads(Xb, yb, sample_weight=wb)
                 lr = self.schedule(step)
                 if self.stop_on_divergence and not math.isfinite(loss):  # stop before the step spreads it
                     self.diverged_ = {"step": step + 1, "lr": float(lr), "loss": str(float(loss))}

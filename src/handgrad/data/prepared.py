@@ -11,7 +11,8 @@ import numpy as np
 class Prepared:
     """Training, validation and (optionally) test arrays ready for a model: X (N, d), y (N,) int.
 
-    X is standardised float rows for images, character indices (N, n_len) for surnames.
+    X is standardised float rows for images, character indices (N, n_len) for surnames, and for a
+    text the characters (N,) with y their successors (d is then the alphabet size).
     """
 
     X_train: np.ndarray
@@ -28,7 +29,7 @@ class Prepared:
 
     @property
     def d(self) -> int:
-        return self.X_train.shape[1]
+        return self.X_train.shape[1] if self.X_train.ndim > 1 else len(self.classes)
 
     @property
     def K(self) -> int:

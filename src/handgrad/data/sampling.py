@@ -62,3 +62,73 @@ class EpochSampler:
             return rng.permutation(np.concatenate(picked))
         picked = np.concatenate([rng.choice(ix, self.per_class, replace=False) for ix in self.by_class])
         return rng.permutation(picked)
+
+
+class ExampleBatches:
+    """Mini-batches of examples (rows of X, y, and the sampler's loss weights or None) for successive
+    epochs, in an EpochSampler's order."""
+
+    def __init__(self, y: np.ndarray, kind: str = "sequential", n_batch: int = 100, power: float = 0.5) -> None:
+        self.sampler = EpochSampler(y, kind, power)
+        self.n_batch = n_batch
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.sampler.epoch_size // self.n_batch)  # a last, smaller batch counts
+
+    def epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+        """Yield (X_batch, y_batch, weights_batch or None) for one epoch."""
+        order = self.sampler.indices(rng)
+        n, w = self.n_batch, self.sampler.weights
+        for start in range(0, self.sampler.epoch_size, n):
+            if order is None:  # sequential: slices are views, no copy
+                yield X[start:start + n], y[start:start + n], None
+            else:
+                b = order[start:start + n]
+                yield X[b], y[b], None if w is None else w[b]
+
+
+class SequenceBatches:
+    """Windows of ``seq_length`` consecutive positions of one long sequence (a text), B = n_batch
+    windows per batch: X_batch, y_batch (B, seq_length).
+
+    - ``sequential``: the sequence is cut into B equal streams read side by side, so row i of the
+      next batch continues row i of this one (a carried hidden state stays meaningful). With B = 1
+      this is the A4 sheet's loop: e = 0, T, 2T, ... while a whole window fits.
+    - ``random``: every batch takes B windows at uniformly drawn locations; an epoch is as many
+      batches as a sequential epoch has. ``carries_state`` is False: nothing continues.
+
+    Batches come as (X_batch, y_batch, None): no loss weights.
+    """
+
+    KINDS = ("sequential", "random")
+
+    def __init__(self, n: int, seq_length: int, n_batch: int = 1, kind: str = "sequential") -> None:
+        from handgrad.errors import HandgradError
+
+        if kind not in self.KINDS:
+            raise HandgradError(f"train.sampling {kind!r} does not apply to sequences; choose one of "
+                                f"{', '.join(self.KINDS)}")
+        self.n, self.T, self.B, self.kind = n, seq_length, n_batch, kind
+        self.stream = n // n_batch
+        if self.stream < seq_length:
+            raise HandgradError(f"a text of {n} characters cannot give {n_batch} streams of at least "
+                                f"train.seq_length = {seq_length} characters: lower n_batch or seq_length")
+        self.carries_state = kind == "sequential"
+        self._base = np.arange(n_batch)[:, None] * self.stream + np.arange(seq_length)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.stream // self.T
+
+    def epoch(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+        T = self.T
+        for k in range(self.steps_per_epoch):
+            if self.kind == "sequential":
+                if self.B == 1:  # views, no copy
+                    yield X[k * T:(k + 1) * T][None], y[k * T:(k + 1) * T][None], None
+                    continue
+                idx = self._base + k * T
+            else:
+                idx = rng.integers(0, self.n - T + 1, size=self.B)[:, None] + np.arange(T)
+            yield X[idx], y[idx], None

@@ -6,8 +6,10 @@ from handgrad.nn.conv import Conv1D
 from handgrad.nn.layer import Layer
 from handgrad.nn.linear import Dense
 from handgrad.nn.pool import GlobalMaxPool1D
+from handgrad.nn.rnn import RNN
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "ReLU": ReLU, "Dropout": Dropout,
-                                  "Conv1D": Conv1D, "BatchNorm": BatchNorm, "GlobalMaxPool1D": GlobalMaxPool1D}
+                                  "Conv1D": Conv1D, "BatchNorm": BatchNorm, "GlobalMaxPool1D": GlobalMaxPool1D,
+                                  "RNN": RNN}
 
-__all__ = ["LAYER_TYPES", "BatchNorm", "Conv1D", "Dense", "Dropout", "GlobalMaxPool1D", "Layer", "ReLU"]
+__all__ = ["LAYER_TYPES", "BatchNorm", "Conv1D", "Dense", "Dropout", "GlobalMaxPool1D", "Layer", "ReLU", "RNN"]

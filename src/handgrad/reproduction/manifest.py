@@ -102,6 +102,10 @@ def data_files(configs: list[dict]) -> list[Path]:
             folder = sources.data_home() / "surnames" if sources.data_home() else None
         if folder is not None and Path(folder).is_dir():
             files += sorted(p for p in Path(folder).iterdir() if p.is_file())
+    from handgrad.data.text import resolve
+
+    texts = {resolve(c["data"]["path"]) for c in configs if c and c["data"]["dataset"] == "text" and c["data"].get("path")}
+    files += sorted(p for p in texts if p.is_file())
     return files
 
 

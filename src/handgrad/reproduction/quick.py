@@ -67,6 +67,10 @@ def quick_overrides(cfg, exp: Experiment, q: QuickBudget = QuickBudget()) -> dic
         n_train = min(q.n_train, n_full)
         if n_train < n_full:
             ov["data.n_train"] = n_train
+    elif dc.dataset == "text":  # n_train counts characters
+        n_train = n_full = q.n_train
+        if dc.n_train is None or dc.n_train > q.n_train:
+            ov["data.n_train"] = q.n_train
     if exp.kind == "gradcheck":
         return ov
     if tc.n_epochs is not None and tc.n_epochs > q.epochs:

@@ -22,6 +22,7 @@ class Target:
 
     - ``abs``: reproduced when |ours - published| <= tol (same units as the numbers);
     - ``at_least``: reproduced when ours >= published - tol (a target to reach);
+    - ``at_most``: reproduced when ours <= published + tol (a loss to get below);
     - ``log``: reproduced when |log10 ours - log10 published| <= tol (hyper-parameters);
     - ``rel``: reproduced when |ours / published - 1| <= tol (speed-ups);
     - ``info``: shown for reference only (e.g. seconds on another machine and language).
@@ -42,6 +43,7 @@ class Target:
         if self.mode == "info" or self.tol is None:
             return "-"
         return {"abs": f"± {self.tol:g}", "at_least": f">= published - {self.tol:g}",
+                "at_most": f"<= published + {self.tol:g}",
                 "log": f"within a factor {10 ** self.tol:.3g}", "rel": f"± {100 * self.tol:g}%"}[self.mode]
 
 

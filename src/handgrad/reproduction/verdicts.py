@@ -37,7 +37,8 @@ def judge(t: Target, ours: float | None, quick: bool) -> tuple[str, str]:
         ok = abs(ours / pub - 1) <= t.tol
     else:
         diff = f"{float(format(ours - pub, t.fmt)) + 0.0:+{t.fmt}}"  # + 0.0: no "-0.00"
-        ok = ours >= pub - t.tol if t.mode == "at_least" else abs(ours - pub) <= (t.tol or 0)
+        ok = (ours >= pub - t.tol if t.mode == "at_least" else ours <= pub + t.tol if t.mode == "at_most"
+              else abs(ours - pub) <= (t.tol or 0))
     if t.mode == "info" or t.tol is None:
         return diff, REFERENCE
     if quick:
