@@ -267,3 +267,62 @@ def test_saved_rnn_is_checked_when_read(tiny_run, tmp_path):
         load_model(bad)
     res = runner.invoke(app, ["sample", str(bad)])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def _textbook_sheet_loop(params: dict, d: np.ndarray, K: int, T: int, n_updates: int, eta: float = 0.1) -> dict:
+    """The A4 sheet's training loop as textbooks write it (min-char-rnn): one time step at a time,
+    AdaGrad on clipped gradients, the state carried and reset when the text starts again."""
+    U, W, b, V, c = (params[f"0.{k}"].copy() for k in "UWbVc")
+    P = [U, W, b, V, c]
+    M = [np.zeros_like(p) for p in P]
+    m, e, hprev = len(b), 0, np.zeros(len(b))
+    for _ in range(n_updates):
+        if e + T + 1 > len(d):
+            e, hprev = 0, np.zeros(m)
+        X, Y = d[e:e + T], d[e + 1:e + T + 1]
+        hs, ps = [hprev], []
+        for t in range(T):
+            hs.append(np.tanh(W @ hs[-1] + U[:, X[t]] + b))
+            o = V @ hs[-1] + c
+            p = np.exp(o - o.max())
+            ps.append(p / p.sum())
+        dU, dW, db, dV, dc = (np.zeros_like(p) for p in P)
+        dnext = np.zeros(m)
+        for t in reversed(range(T)):
+            do = ps[t].copy()
+            do[Y[t]] -= 1
+            dV += np.outer(do, hs[t + 1])
+            dc += do
+            da = (V.T @ do + dnext) * (1 - hs[t + 1] ** 2)
+            dW += np.outer(da, hs[t])
+            dU[:, X[t]] += da
+            db += da
+            dnext = W.T @ da
+        for p, g, mem in zip(P, (dU, dW, db, dV, dc), M):
+            np.clip(g, -5, 5, out=g)
+            mem += g * g
+            p -= eta * g / np.sqrt(mem + 1e-8)
+        hprev, e = hs[-1], e + T
+    return dict(zip("UWbVc", P))
+
+
+def test_training_matches_the_textbook_sheet_loop():
+    """handgrad's batched BPTT, SequenceBatches, state reset and clipped AdaGrad take the same 30
+    steps (over three epochs of a short text) as the step-by-step loop of the sheet."""
+    from handgrad.schedules import Constant
+    from handgrad.train import ResetState, Trainer
+
+    text = (REPEATED * 12)[:300]
+    chars = sorted(set(text))
+    d = np.array([chars.index(ch) for ch in text])
+    K, T = len(chars), 25
+    model = char_rnn(K, 8, std=0.1, rng=np.random.default_rng(4), dtype=np.float64)
+    start = model.copy_params()
+    trainer = Trainer(model, optimizer=ClipGrads(AdaGrad(), 5.0), schedule=Constant(0.1), n_batch=1,
+                      batches=SequenceBatches(len(d) - 1, T, 1), callbacks=[ResetState()],
+                      evaluate_train=False, stop_on_divergence=False)
+    assert trainer.batches.steps_per_epoch == 11
+    trainer.fit(d[:-1], d[1:], n_updates=30)
+    expected = _textbook_sheet_loop(start, d, K, T, 30)
+    for k, v in expected.items():
+        np.testing.assert_allclose(model.rnn.params[k], v, rtol=1e-9, atol=1e-12)
