@@ -122,8 +122,8 @@ def test_report_on_a_folder_that_is_not_a_family(tmp_path):
 
 
 def test_unknown_family_is_a_clear_error(tmp_path):
-    r = runner.invoke(app, ["reproduce", "rnn", "--out", str(tmp_path)])
-    assert r.exit_code == 2 and "unknown family 'rnn'" in r.output
+    r = runner.invoke(app, ["reproduce", "gan", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown family 'gan'" in r.output
 
 
 def test_registry_names_every_experiment_and_config():

@@ -326,3 +326,22 @@ def test_training_matches_the_textbook_sheet_loop():
     expected = _textbook_sheet_loop(start, d, K, T, 30)
     for k, v in expected.items():
         np.testing.assert_allclose(model.rnn.params[k], v, rtol=1e-9, atol=1e-12)
+
+
+def test_reproduce_rnn_quick_renders_the_samples(tmp_path, monkeypatch):
+    """``handgrad reproduce rnn --quick`` on a fake book: the report shows the samples and the passage;
+    a samples.json that is not a list of samples is one clear error naming it."""
+    words = ("harry", "ron", "hermione", "said", "the", "wand", "Dumbledore", "Goblet", "of", "Fire.")
+    (tmp_path / "data" / "text").mkdir(parents=True)
+    text = " ".join(np.random.default_rng(0).choice(words, 15_000)) + "\n"
+    (tmp_path / "data" / "text" / "goblet_book.txt").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("HANDGRAD_DATA", str(tmp_path / "data"))
+    out = tmp_path / "rep"
+    r = runner.invoke(app, ["reproduce", "rnn", "--quick", "--jobs", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    md = (out / "rnn" / "report.md").read_text(encoding="utf-8")
+    assert "samples during training" in md and "passage from the best model" in md
+    assert "| 1,000 |" in md or "| best model (update" in md
+    (out / "rnn" / "runs" / "goblet" / "samples.json").write_text('{"step": 1}', encoding="utf-8")
+    r = runner.invoke(app, ["reproduce", "rnn", "--quick", "--jobs", "1", "--out", str(out)])  # re-renders
+    assert r.exit_code == 2 and "samples.json should hold a JSON list" in r.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from handgrad import readers
+from handgrad.errors import HandgradError
 from handgrad.families import Family, register
 from handgrad.reproduction.quick import QuickBudget
 from handgrad.reproduction.runstate import RunState, read_json
@@ -57,9 +59,13 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 
 def samples_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     """The samples written during training and the passage from the best model."""
-    samples = read_json(rs.folder / "samples.json") if rs.state == "done" else None
+    path = rs.folder / "samples.json"
+    samples = read_json(path, lambda p: readers.read_json(p, expect=list)) if rs.state == "done" else None
     if samples is None:
         return None, []
+    if not all(isinstance(s, dict) and isinstance(s.get("step"), int) and isinstance(s.get("text"), str)
+               for s in samples):
+        raise HandgradError(f"{path}: every sample should be an object with an integer 'step' and a 'text'")
     rows = [[f"{s['step']:,}", fmt(s.get("smooth_loss")), s["text"]] for s in samples]
     passage = rs.folder / "passage.txt"
     if passage.is_file():
