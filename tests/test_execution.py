@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from fakes import make_fake_cifar
+from procs import sigint_default
 
 from handgrad import execution, search
 from handgrad.config import from_dict
@@ -275,9 +276,10 @@ def test_ctrl_c_stops_the_search_keeps_the_ledger_and_leaves_no_process(fake_cif
     out = tmp_path / "s"
     env = dict(os.environ, HANDGRAD_DATA=str(data), OMP_NUM_THREADS="1")
     env.pop(execution.ENV_SCHEDULER, None)
+    # its own process group, as a terminal's job
     proc = subprocess.Popen([sys.executable, "-m", "handgrad.cli", "search", str(cfg), "--jobs", "2", "--out",
                              str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # its own process group, as a terminal's job
+                            start_new_session=True, preexec_fn=sigint_default)
     try:
         deadline = time.monotonic() + 120
         children: set[int] = set()

@@ -24,6 +24,7 @@ from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
 from handgrad.models import Model, convnet, mlp
+from procs import sigint_default
 
 runner = CliRunner()
 
@@ -343,18 +344,23 @@ def test_trainer_without_divergence_is_unchanged(fake_cifar, tmp_path):
 def _interrupt_after(args: list[str], marker: str, env: dict, stream: str = "stderr", delay: float = 1.0):
     """Run ``handgrad ARGS`` in a real process, send SIGINT once ``marker`` appears on ``stream``."""
     p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    seen = ""
-    pipe = p.stderr if stream == "stderr" else p.stdout
-    t0 = time.monotonic()
-    while marker not in seen:
-        line = pipe.readline()
-        assert line or p.poll() is None, f"ended before {marker!r}: {seen}"
-        seen += line
-        assert time.monotonic() - t0 < 120
-    time.sleep(delay)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+                         stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
+    try:
+        seen = ""
+        pipe = p.stderr if stream == "stderr" else p.stdout
+        t0 = time.monotonic()
+        while marker not in seen:
+            line = pipe.readline()
+            assert line or p.poll() is None, f"ended before {marker!r}: {seen}"
+            seen += line
+            assert time.monotonic() - t0 < 120
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:  # a failed test leaves no process behind
+            p.kill()
+            p.wait()
     return p.returncode, (seen + out) if stream == "stdout" else out, (seen + err) if stream == "stderr" else err
 
 
@@ -422,14 +428,19 @@ def test_ctrl_c_during_reproduce_keeps_the_finished_experiments(env, tmp_path):
     out = tmp_path / "reports"
     p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", "reproduce", "linear", "--out", str(out),
                           "--configs", str(tmp_path / "configs"), "--jobs", "1"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
-    t0 = time.monotonic()
-    while not (out / "linear" / "runs" / "setting4").is_dir():  # setting2 finished, setting4 running
-        assert p.poll() is None and time.monotonic() - t0 < 120
-        time.sleep(0.2)
-    time.sleep(1.0)
-    p.send_signal(signal.SIGINT)
-    stdout, stderr = p.communicate(timeout=120)
+                         stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
+    try:
+        t0 = time.monotonic()
+        while not (out / "linear" / "runs" / "setting4").is_dir():  # setting2 finished, setting4 running
+            assert p.poll() is None and time.monotonic() - t0 < 120
+            time.sleep(0.2)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        stdout, stderr = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:  # a failed test leaves no process behind
+            p.kill()
+            p.wait()
     assert p.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
