@@ -204,6 +204,24 @@ def test_tiny_rnn_learns_a_repeated_string(tiny_run):
     assert smooth[-1] == pytest.approx(metrics["smooth_loss"]) and len(smooth) == 400 // 50 + 1
 
 
+def test_repeat_summarises_the_smooth_loss_over_seeds(tmp_path):
+    # the smooth loss is the RNN's main figure and it varies with the seed: --repeat reports it
+    text = tmp_path / "repeat.txt"
+    text.write_text(REPEATED * 40)
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(_cfg(text, n_updates=60, record_every=30, sample_every=30, smooth_every=10)))
+    res = runner.invoke(app, ["train", str(cfg), "--repeat", "2", "--jobs", "1", "--out", str(tmp_path / "rep")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    runs = [json.loads((tmp_path / "rep" / f"run-0{i}" / "metrics.json").read_text()) for i in (0, 1)]
+    for k in ("smooth_loss", "smooth_loss_min", "val_loss_per_char"):
+        assert m[f"{k}_runs"] == [r[k] for r in runs]
+        assert m[f"{k}_mean"] == pytest.approx(np.mean(m[f"{k}_runs"]))
+        assert m[f"{k}_std"] == pytest.approx(np.std(m[f"{k}_runs"], ddof=1)) and m[f"{k}_std"] > 0
+    assert runs[0]["smooth_loss"] != runs[1]["smooth_loss"]  # the seeds differ
+    assert f"smooth_loss_min: {m['smooth_loss_min_mean']:.4g} +- " in res.output
+
+
 def test_seeded_sampling_repeats(tiny_run):
     a = sample_run(tiny_run, n=300, seed=7, temperature=1.5)
     assert a == sample_run(tiny_run, n=300, seed=7, temperature=1.5)

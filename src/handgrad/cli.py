@@ -96,6 +96,10 @@ def train(config: ConfigArg, set_: SetOpt = None,
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
             if f"{k}_mean" in m:
                 typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
+        for k in experiment.REPEATED_LOSSES:
+            if f"{k}_mean" in m:
+                typer.echo(f"{k}: {m[f'{k}_mean']:.4g} +- {m[f'{k}_std']:.2g} over {repeat} runs "
+                           f"(min {min(m[f'{k}_runs']):.4g}, max {max(m[f'{k}_runs']):.4g})")
     else:
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy",
                   "test_balanced_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):

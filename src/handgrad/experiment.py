@@ -290,6 +290,11 @@ def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figu
     return metrics
 
 
+#: losses summarised over seeds besides the accuracies (the character RNN's: its smooth loss
+#: swings by several nats with the seed, so one run says little)
+REPEATED_LOSSES = ("smooth_loss", "smooth_loss_min", "val_loss_per_char")
+
+
 def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = None, layout=None,
                  echo=None) -> dict:
     """Train with seeds seed, seed+1, ..., seed+n-1 (sub-folders run-00, ...); aggregate metrics.
@@ -314,7 +319,8 @@ def run_repeated(cfg: Config, run_dir: Path, n: int, *, progress: bool | None = 
     diverged = [{"seed": cfg.seed + i, **r["diverged"]} for i, r in enumerate(runs) if "diverged" in r]
     if diverged:
         agg["diverged_runs"] = diverged
-    keys = [k for k, v in runs[0].items() if k.endswith("accuracy") and isinstance(v, float)]
+    keys = [k for k, v in runs[0].items()
+            if (k.endswith("accuracy") or k in REPEATED_LOSSES) and isinstance(v, float)]
     for k in keys:
         vals = np.array([r[k] for r in runs])
         agg[f"{k}_mean"], agg[f"{k}_std"], agg[f"{k}_runs"] = float(vals.mean()), float(vals.std(ddof=1) if n > 1 else 0.0), vals.tolist()
