@@ -16,7 +16,7 @@ accuracies) on its validation and test parts. The test labels are checked to be 
 
     .venv/bin/pip install -e '.[bench]'          # scikit-learn (and torch) for the benchmarks
     HANDGRAD_DATA=/path/to/data .venv/bin/python benchmarks/bench_surnames.py [--split-seed 0]
-        [--predictor-run runs/predictor] [--out runs/bench-surnames] [--json out.json]
+        [--predictor-run runs/predictor] [--out runs/bench-surnames] [--json out.json] [--threads 1]
 
 scikit-learn is a benchmark dependency only (the ``bench`` extra); handgrad never imports it.
 """
@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
 CONFIGS = ROOT / "configs" / "convnet"
 
 
@@ -72,7 +75,16 @@ def main(argv=None) -> int:
     ap.add_argument("--split-seed", type=int, default=None, help="override data.split_seed of both configs")
     ap.add_argument("--out", type=Path, default=None, help="keep the handgrad run folders here")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="limit numpy's BLAS to N threads (the ConvNets' training is chaotic: another thread count "
+                         "gives other numbers, as another seed would; benchmarks/README.md's tables name theirs)")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(limits=args.threads, user_api="blas")  # noqa: F841 - held for the run
+    machine = common.machine_line()
+    print(machine, flush=True)
 
     from handgrad import experiment
     from handgrad.config import load_config
@@ -117,7 +129,8 @@ def main(argv=None) -> int:
     print(f"\npredictor - sklearn on test: {100 * (pred - base):+.2f} points (target >= +3.00)")
     if args.json:
         keep = ("val_balanced_accuracy", "test_balanced_accuracy", "seconds", "n_features")
-        args.json.write_text(json.dumps({"split_seed": dc.split_seed, "n_test": len(te[1]),
+        args.json.write_text(json.dumps({"split_seed": dc.split_seed, "n_test": len(te[1]), "machine": machine,
+                                         "blas_threads": common.numpy_threads(),
                                          "rows": {k: {f: m[f] for f in keep if f in m} for k, m in rows.items()}},
                                         indent=2))
     return 0
