@@ -8,7 +8,6 @@ import io as _io
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
 from handgrad.models import Model, convnet, mlp
-from procs import sigint_default
+from procs import handgrad_process, press_ctrl_c
 
 runner = CliRunner()
 
@@ -343,9 +342,7 @@ def test_trainer_without_divergence_is_unchanged(fake_cifar, tmp_path):
 
 def _interrupt_after(args: list[str], marker: str, env: dict, stream: str = "stderr", delay: float = 1.0):
     """Run ``handgrad ARGS`` in a real process, send SIGINT once ``marker`` appears on ``stream``."""
-    p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
-    try:
+    with handgrad_process(args, env) as p:
         seen = ""
         pipe = p.stderr if stream == "stderr" else p.stdout
         t0 = time.monotonic()
@@ -354,13 +351,7 @@ def _interrupt_after(args: list[str], marker: str, env: dict, stream: str = "std
             assert line or p.poll() is None, f"ended before {marker!r}: {seen}"
             seen += line
             assert time.monotonic() - t0 < 120
-        time.sleep(delay)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:  # a failed test leaves no process behind
-            p.kill()
-            p.wait()
+        out, err = press_ctrl_c(p, delay)
     return p.returncode, (seen + out) if stream == "stdout" else out, (seen + err) if stream == "stderr" else err
 
 
@@ -426,21 +417,13 @@ def test_ctrl_c_during_reproduce_keeps_the_finished_experiments(env, tmp_path):
     (configs / "setting2.toml").write_text('name = "setting2"\n[train]\nn_epochs = 1\nn_batch = 30\n')
     (configs / "setting4.toml").write_text('name = "setting4"\n[train]\nn_updates = 100000000\nn_batch = 30\n')
     out = tmp_path / "reports"
-    p = subprocess.Popen([sys.executable, "-m", "handgrad.cli", "reproduce", "linear", "--out", str(out),
-                          "--configs", str(tmp_path / "configs"), "--jobs", "1"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env, preexec_fn=sigint_default)
-    try:
+    with handgrad_process(["reproduce", "linear", "--out", str(out), "--configs", str(tmp_path / "configs"),
+                           "--jobs", "1"], env) as p:
         t0 = time.monotonic()
         while not (out / "linear" / "runs" / "setting4").is_dir():  # setting2 finished, setting4 running
             assert p.poll() is None and time.monotonic() - t0 < 120
             time.sleep(0.2)
-        time.sleep(1.0)
-        p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:  # a failed test leaves no process behind
-            p.kill()
-            p.wait()
+        stdout, stderr = press_ctrl_c(p)
     assert p.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == (
