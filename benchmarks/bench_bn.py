@@ -21,7 +21,6 @@ for ``--repeats`` rounds; medians and the ratio handgrad/pytorch are printed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -62,20 +61,10 @@ def main(argv=None) -> int:
           f"hidden {cfg.model.hidden}, batch norm {cfg.model.batch_norm}, {cfg.train.n_cycles:g} cycles; "
           f"data loaded in {load_s:.1f} s (shared, not timed); threads: numpy BLAS {common.numpy_threads()}, "
           f"torch {torch.get_num_threads()}", flush=True)
-    times, last = common.alternate({"handgrad": lambda: handgrad_run(cfg, data),
-                                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)},
-                                   args.repeats, args.warmup)
-    s = common.summary(times)
-    common.print_summary(f"3-layer batch-norm net ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
-                         f"{last['handgrad']['n_records']} evaluations), median of {args.repeats}", s, TARGET)
-    for n, r in last.items():
-        print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train cost {r['train_cost']:.4f}, "
-              f"{r['n_records']} records")
-    if args.json:
-        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
-
-        atomic_write_text(args.json, json.dumps({"benchmark": "bn-3layer", "machine": common.machine_line(),
-                                                 "threads": threads, "summary": s, "final": last}, indent=1))
+    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
+                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "bn-3layer", threads,
+                   lambda last: f"3-layer batch-norm net ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
+                                f"{last['handgrad']['n_records']} evaluations)", "train_cost")
     return 0
 
 

@@ -18,7 +18,6 @@ process for ``--repeats`` rounds; medians and the ratio handgrad/pytorch are pri
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -76,20 +75,10 @@ def main(argv=None) -> int:
           f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}",
           flush=True)
 
-    times, last = common.alternate({"handgrad": lambda: handgrad_run(cfg, data),
-                                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)},
-                                   args.repeats, args.warmup)
-    s = common.summary(times)
-    common.print_summary(f"linear setting 2 ({cfg.train.n_epochs:g} epochs, per-epoch curves), "
-                         f"median of {args.repeats}", s, TARGET)
-    for n, r in last.items():
-        print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train loss {r['train_loss']:.4f}, "
-              f"{r['n_records']} records")
-    if args.json:
-        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
-
-        atomic_write_text(args.json, json.dumps({"benchmark": "linear-setting2", "machine": common.machine_line(),
-                                                 "threads": threads, "summary": s, "final": last}, indent=1))
+    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
+                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "linear-setting2",
+                   threads, lambda last: f"linear setting 2 ({cfg.train.n_epochs:g} epochs, per-epoch curves)",
+                   "train_loss")
     return 0
 
 

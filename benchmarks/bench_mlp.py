@@ -128,23 +128,12 @@ def main(argv=None) -> int:
               f"target <= {MEMORY_TARGET_GB} GB: {'met' if mem['peak_rss_mb'] <= MEMORY_TARGET_GB * 1024 else 'NOT met'}; "
               f"that run: data {mem['data_seconds']:.1f} s, fit {mem['fit_seconds']:.1f} s", flush=True)
 
-    times, last = common.alternate({"handgrad": lambda: handgrad_run(cfg, data),
-                                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)},
-                                   args.repeats, args.warmup)
-    s = common.summary(times)
-    common.print_summary(f"MLP final ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
-                         f"{last['handgrad']['n_records']} evaluations), median of {args.repeats}", s, TARGET)
-    for n, r in last.items():
-        print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, train cost {r['train_cost']:.4f}, "
-              f"{r['n_records']} records")
+    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
+                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "mlp-final", threads,
+                   lambda last: f"MLP final ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
+                                f"{last['handgrad']['n_records']} evaluations)", "train_cost", extra={"memory": mem})
     if mem:
         print(f"  handgrad peak RSS: {mem['peak_rss_mb']:.0f} MB (target <= {MEMORY_TARGET_GB * 1024:.0f} MB)")
-    if args.json:
-        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
-
-        atomic_write_text(args.json, json.dumps({"benchmark": "mlp-final", "machine": common.machine_line(),
-                                                 "threads": threads, "summary": s, "final": last,
-                                                 "memory": mem}, indent=1))
     return 0
 
 

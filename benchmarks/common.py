@@ -12,6 +12,7 @@ load it. Nothing here is part of the handgrad package.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import statistics
@@ -166,6 +167,26 @@ def print_summary(title: str, s: dict, target: float | None = None, a: str = "ha
         extra += (f"; CPU-time medians {s[a]['cpu_median']:.2f} s / {s[b]['cpu_median']:.2f} s, "
                   f"ratio {s['cpu_ratio']:.3f}")
     print(extra)
+
+
+def compare(runs: dict[str, Callable[[], dict]], args, target: float, benchmark: str, threads,
+            title: Callable[[dict], str], final: str, extra: dict | None = None) -> tuple[dict, dict]:
+    """The tail every handgrad-vs-PyTorch script shares: ``runs`` alternated for ``args.repeats``
+    rounds (after ``args.warmup``), the summary printed under ``title(last results)``, each side's
+    final validation accuracy and ``final`` key (e.g. "train_cost"), and ``args.json`` written
+    atomically with ``extra``. Returns (summary, last results)."""
+    times, last = alternate(runs, args.repeats, args.warmup)
+    s = summary(times)
+    print_summary(f"{title(last)}, median of {args.repeats}", s, target)
+    for n, r in last.items():
+        print(f"  {n:>8} final: val accuracy {r['val_accuracy']:.4f}, {final.replace('_', ' ')} {r[final]:.4f}, "
+              f"{r['n_records']} records")
+    if args.json:
+        from handgrad.io import atomic_write_text  # a crash never leaves half a JSON file
+
+        atomic_write_text(args.json, json.dumps({"benchmark": benchmark, "machine": machine_line(), "threads": threads,
+                                                 "summary": s, "final": last, **(extra or {})}, indent=1))
+    return s, last
 
 
 # -- the PyTorch side ------------------------------------------------------------------------
