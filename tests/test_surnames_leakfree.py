@@ -339,8 +339,8 @@ def test_shipped_predictor_and_ngram_configs():
     cfg = load_config(root / "predictor.toml")
     assert cfg.data.split == "grouped" and cfg.model.pool == "max" and cfg.is_ensemble
     members = member_configs(cfg)
-    assert [n for n, _, _ in members] == ["seed-0", "seed-1", "ngram-linear"]
-    assert sum(w for _, _, w in members) == pytest.approx(1.0)
+    assert [n for n, _, _ in members] == ["seed-0", "seed-1", "seed-2", "seed-3", "ngram-linear"]
+    assert [w for _, _, w in members] == pytest.approx([0.15] * 4 + [0.4])
     ng = members[-1][1]
     assert (ng.data.features, ng.model.kind, ng.data.split) == ("ngrams", "linear", "grouped")
 

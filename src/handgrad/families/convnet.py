@@ -29,7 +29,7 @@ SECTIONS: tuple[Section, ...] = (
             "test, stratified by language (20% of each language's distinct names for validation and as many "
             "for test, 10 to 200). The final net and the predictor are trained on both splits; their settings "
             "were chosen on validation names only, and the leak-free test part is reported once. The "
-            "predictor is two ConvNets with position-free (max-pooled) features and character noise, "
+            "predictor is four ConvNets with position-free (max-pooled) features and character noise, "
             "averaged with handgrad's character n-gram linear model (configs/convnet/predictor.toml); "
             "benchmarks/bench_surnames.py compares it with scikit-learn's n-gram baseline on the same split."),
     Section("convnet-timing", "convnet", "Efficiency variants of the convolution: timing",
