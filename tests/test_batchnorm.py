@@ -281,7 +281,13 @@ def test_bn_family_is_registered_with_shipped_configs():
     names = families.names()
     assert names.index("mlp") < names.index("bn")
     kinds = {e.kind for e in fam.experiments}
-    assert kinds == {"gradcheck", "run", "search"}
+    assert kinds == {"gradcheck", "run", "repeat", "search"}
+    # one seed's test accuracy moves by about 0.4 points: the 3-layer nets are judged on 10 seeds' mean
+    three = {e.id: e for e in fam.experiments if e.id in ("bn-3layer", "bn-3layer-bn", "bn-3layer-bn-tuned")}
+    assert len(three) == 3
+    for e in three.values():
+        assert (e.kind, e.repeat) == ("repeat", 10)
+        assert {t.key for t in e.targets} == {"test_accuracy_mean"}
     for e in fam.experiments:
         load_config(CONFIGS.parent / e.config)  # every experiment's config exists and validates
     gc = [load_config(CONFIGS.parent / e.config).gradcheck.hidden for e in fam.experiments if e.kind == "gradcheck"]

@@ -24,12 +24,13 @@ SECTIONS: tuple[Section, ...] = (
             "45,000 training / 5,000 validation images, batch 100, cyclical eta 1e-5..1e-1, lambda .005, 2 cycles "
             "with n_s = 5 * 45,000 / 100 = 2,250, He initialisation, batches reshuffled every epoch; batch norm "
             "before each hidden ReLU, none on the last layer. The sheet gives approximate numbers; the peer's "
-            "report gives exact ones for one run each."),
+            "report gives exact ones for one run each. Ours for the 3-layer nets are means over seeds 0-9: one "
+            "run's test accuracy varies by about 0.4 points with the seed, as much as the gaps compared here."),
     Section("bn-search", "bn", "Coarse-to-fine search for lambda (3-layer network with batch norm)",
             "course-spec.md (peers antolu, chris4540)",
             "The resumable search, 2 cycles with n_s = 900 per trial: a log grid of eight lambdas, then eight "
-            "random ones around the best; then the chosen lambda trained with the sheet's n_s = 2,250 for 3 cycles "
-            "(the peer's 53.88% is a tuned lambda with 3-4 cycles)."),
+            "random ones around the best; then the chosen lambda trained with the sheet's n_s = 2,250 for 3 cycles, "
+            "seeds 0-9 (the peer's 53.88% is one run, a tuned lambda with 3-4 cycles)."),
     Section("bn-sensitivity", "bn", "Sensitivity to initialisation", _SHEET,
             "Every weight N(0, sigma^2), sigma in {1e-1, 1e-3, 1e-4}, zero biases, instead of He; with and "
             "without batch norm; 2 cycles with n_s = 900 (the sheet allows the shorter cycle here). The sheet's "
@@ -51,15 +52,21 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("gradcheck-bn-4layer", "bn", "bn-gradcheck", "4-layer [50, 30, 20] with batch norm",
                "bn/9layer-bn.toml", kind="gradcheck", cases=_GC_CASES, gradcheck_source=_SHEET,
                gradcheck_published_bound=True, figures=()),
-    Experiment("bn-3layer", "bn", "bn-sheet", "3-layer [50, 50] without batch norm", "bn/3layer.toml",
-               targets=(_acc("3-layer, no batch norm: test accuracy (%)", 52.0, "A3 sheet (about 52%)", 1.5),
-                        _acc("3-layer, no batch norm: test accuracy (%)", 53.97, _ANTOLU, 1.5)),
+    Experiment("bn-3layer", "bn", "bn-sheet", "3-layer [50, 50] without batch norm, 10 seeds", "bn/3layer.toml",
+               kind="repeat", repeat=10,
+               targets=(_acc("3-layer, no batch norm: test accuracy, mean of 10 (%)", 52.0, "A3 sheet (about 52%)",
+                             1.5, key="test_accuracy_mean"),
+                        _acc("3-layer, no batch norm: test accuracy, mean of 10 (%)", 53.97, _ANTOLU, 1.5,
+                             key="test_accuracy_mean")),
                figures=("learning_curves.png",)),
-    Experiment("bn-3layer-bn", "bn", "bn-sheet", "3-layer [50, 50] with batch norm", "bn/3layer-bn.toml",
-               targets=(_acc("3-layer with batch norm: test accuracy (%)", 53.5, "A3 sheet 2024 (about 53.5%; "
-                             "issue 12: at least)", 0.0, mode="at_least"),
-                        _acc("3-layer with batch norm: test accuracy (%)", 53.8, "A3 sheet 2019 (about 53.8%)", 1.0),
-                        _acc("3-layer with batch norm: test accuracy (%)", 53.55, _ANTOLU, 1.0)),
+    Experiment("bn-3layer-bn", "bn", "bn-sheet", "3-layer [50, 50] with batch norm, 10 seeds", "bn/3layer-bn.toml",
+               kind="repeat", repeat=10,
+               targets=(_acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.5, "A3 sheet 2024 (about "
+                             "53.5%; issue 12: at least)", 0.0, key="test_accuracy_mean", mode="at_least"),
+                        _acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.8, "A3 sheet 2019 (about "
+                             "53.8%)", 1.0, key="test_accuracy_mean"),
+                        _acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.55, _ANTOLU, 1.0,
+                             key="test_accuracy_mean")),
                figures=("learning_curves.png",)),
     Experiment("bn-9layer", "bn", "bn-sheet", "9-layer [50, 30, 20, 20, 10, 10, 10, 10] without batch norm",
                "bn/9layer.toml", targets=(_acc("9-layer, no batch norm: test accuracy (%)", 47.77, _ANTOLU, 1.5),),
@@ -71,12 +78,16 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "bn/search-coarse.toml", kind="search", figures=("val_accuracy_vs_lambda.png",)),
     Experiment("bn-search-fine", "bn", "bn-search", "fine: l ~ U(-2.7, -1.6), 8 draws", "bn/search-fine.toml",
                kind="search", figures=("val_accuracy_vs_lambda.png",)),
-    Experiment("bn-3layer-bn-tuned", "bn", "bn-search", "3-layer with batch norm, lambda from the search, 3 cycles",
-               "bn/3layer-bn-tuned.toml",
-               targets=(_acc("3-layer with batch norm, tuned lambda: test accuracy (%)", 53.88,
-                             _ANTOLU + " (tuned lambda, 3-4 cycles)", 1.0),
-                        _acc("3-layer with batch norm after a lambda search: test accuracy (%)", 52.89,
-                             "course-spec.md, peer chris4540's report", 1.0)),
+    Experiment("bn-3layer-bn-tuned", "bn", "bn-search",
+               "3-layer with batch norm, lambda from the search, 3 cycles, 10 seeds", "bn/3layer-bn-tuned.toml",
+               kind="repeat", repeat=10,
+               targets=(_acc("3-layer with batch norm, tuned lambda: test accuracy, mean of 10 (%)", 53.5,
+                             "A3 sheet 2024 (about 53.5%; issue 12: at least)", 0.0, key="test_accuracy_mean",
+                             mode="at_least"),
+                        _acc("3-layer with batch norm, tuned lambda: test accuracy, mean of 10 (%)", 53.88,
+                             _ANTOLU + " (tuned lambda, 3-4 cycles)", 1.0, key="test_accuracy_mean"),
+                        _acc("3-layer with batch norm after a lambda search: test accuracy, mean of 10 (%)", 52.89,
+                             "course-spec.md, peer chris4540's report", 1.0, key="test_accuracy_mean")),
                figures=("learning_curves.png",)),
     Experiment("bn-sensitivity", "bn", "bn-sensitivity", "sigma in {1e-1, 1e-3, 1e-4}, with and without batch norm",
                "bn/sensitivity.toml", kind="search", extras=(("keep_runs", True),),
