@@ -61,8 +61,7 @@ def main(argv=None) -> int:
           f"hidden {cfg.model.hidden}, batch norm {cfg.model.batch_norm}, {cfg.train.n_cycles:g} cycles; "
           f"data loaded in {load_s:.1f} s (shared, not timed); threads: numpy BLAS {common.numpy_threads()}, "
           f"torch {torch.get_num_threads()}", flush=True)
-    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
-                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "bn-3layer", threads,
+    common.compare(handgrad_run, torch_run, cfg, data, tensors, args, TARGET, "bn-3layer", threads,
                    lambda last: f"3-layer batch-norm net ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
                                 f"{last['handgrad']['n_records']} evaluations)", "train_cost")
     return 0

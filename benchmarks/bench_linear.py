@@ -75,9 +75,8 @@ def main(argv=None) -> int:
           f"(shared, not timed); threads: numpy BLAS {common.numpy_threads()}, torch {torch.get_num_threads()}",
           flush=True)
 
-    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
-                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "linear-setting2",
-                   threads, lambda last: f"linear setting 2 ({cfg.train.n_epochs:g} epochs, per-epoch curves)",
+    common.compare(handgrad_run, torch_run, cfg, data, tensors, args, TARGET, "linear-setting2", threads,
+                   lambda last: f"linear setting 2 ({cfg.train.n_epochs:g} epochs, per-epoch curves)",
                    "train_loss")
     return 0
 

@@ -128,8 +128,7 @@ def main(argv=None) -> int:
               f"target <= {MEMORY_TARGET_GB} GB: {'met' if mem['peak_rss_mb'] <= MEMORY_TARGET_GB * 1024 else 'NOT met'}; "
               f"that run: data {mem['data_seconds']:.1f} s, fit {mem['fit_seconds']:.1f} s", flush=True)
 
-    common.compare({"handgrad": lambda: handgrad_run(cfg, data),
-                    "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}, args, TARGET, "mlp-final", threads,
+    common.compare(handgrad_run, torch_run, cfg, data, tensors, args, TARGET, "mlp-final", threads,
                    lambda last: f"MLP final ({cfg.train.n_cycles:g} cycles, {len(data.y_train)} images, "
                                 f"{last['handgrad']['n_records']} evaluations)", "train_cost", extra={"memory": mem})
     if mem:

@@ -169,12 +169,14 @@ def print_summary(title: str, s: dict, target: float | None = None, a: str = "ha
     print(extra)
 
 
-def compare(runs: dict[str, Callable[[], dict]], args, target: float, benchmark: str, threads,
-            title: Callable[[dict], str], final: str, extra: dict | None = None) -> tuple[dict, dict]:
-    """The tail every handgrad-vs-PyTorch script shares: ``runs`` alternated for ``args.repeats``
-    rounds (after ``args.warmup``), the summary printed under ``title(last results)``, each side's
-    final validation accuracy and ``final`` key (e.g. "train_cost"), and ``args.json`` written
-    atomically with ``extra``. Returns (summary, last results)."""
+def compare(handgrad_run: Callable, torch_run: Callable, cfg, data, tensors, args, target: float, benchmark: str,
+            threads, title: Callable[[dict], str], final: str, extra: dict | None = None) -> tuple[dict, dict]:
+    """The tail every handgrad-vs-PyTorch script shares: ``handgrad_run(cfg, data)`` and
+    ``torch_run(cfg, tensors, d, K)`` alternated for ``args.repeats`` rounds (after ``args.warmup``),
+    the summary printed under ``title(last results)``, each side's final validation accuracy and
+    ``final`` key (e.g. "train_cost"), and ``args.json`` written atomically with ``extra``.
+    Returns (summary, last results)."""
+    runs = {"handgrad": lambda: handgrad_run(cfg, data), "pytorch": lambda: torch_run(cfg, tensors, data.d, data.K)}
     times, last = alternate(runs, args.repeats, args.warmup)
     s = summary(times)
     print_summary(f"{title(last)}, median of {args.repeats}", s, target)
