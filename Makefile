@@ -1,22 +1,25 @@
-# The README's two commands. Each creates .venv with what it needs, then runs.
+# The README's two commands, `make run` and `make test`. Each creates .venv with what it needs (the
+# versions in requirements/constraints.txt, which the suite last passed with), then runs.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 OUT    ?= reports
+LOCK    = requirements/constraints.txt
+EXTRAS  = dev,sklearn,serve
 
-.PHONY: run test quick bench clean
+.PHONY: run test quick bench fuzz test-latest lock clean
 
-$(BIN)/handgrad: pyproject.toml
+$(BIN)/handgrad: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve]'
+	$(BIN)/python -m pip install --quiet --upgrade pip -c $(LOCK)
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	touch $@
 
-## run: reproduce every published experiment and write the reports to $(OUT)/
+## run: reproduce every published experiment and write the reports to $(OUT)/ (46 minutes on 2 cores)
 run: $(BIN)/handgrad
 	$(BIN)/handgrad reproduce all --out $(OUT)
 
-## quick: the same pipeline on reduced budgets (a few minutes)
+## quick: the same pipeline on reduced budgets (about 3 minutes)
 quick: $(BIN)/handgrad
 	$(BIN)/handgrad reproduce all --quick --out $(OUT)-quick
 
@@ -24,9 +27,29 @@ quick: $(BIN)/handgrad
 test: $(BIN)/handgrad
 	$(BIN)/python -m pytest -q
 
+## fuzz: the randomised fuzzing of the file readers, many examples (the default suite runs fixed ones)
+fuzz: $(BIN)/handgrad
+	$(BIN)/python -m pytest -q -m fuzz tests/test_fuzz_readers.py
+
+## test-latest: the suite against the newest versions pyproject.toml allows, in .venv-latest, so that
+## drift shows here before a user meets it (run it on a schedule; `make lock` then records them)
+test-latest:
+	rm -rf .venv-latest
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[$(EXTRAS)]'
+	.venv-latest/bin/python -m pytest -q
+
+## lock: record the versions of .venv-latest (after test-latest passed) as the tested lock
+lock:
+	test -x .venv-latest/bin/python || { echo "run make test-latest first"; exit 1; }
+	{ sed -n '1,3p' $(LOCK); echo "pip==$$(.venv-latest/bin/python -m pip --version | cut -d' ' -f2)"; \
+	  .venv-latest/bin/python -m pip freeze --exclude-editable | grep -v '^-e'; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+
 ## bench: handgrad against PyTorch on the CPU, and the surnames models against scikit-learn (installs the bench extra)
 bench: $(BIN)/handgrad
-	$(BIN)/python -m pip install --quiet -e '.[dev,sklearn,serve,bench]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS),bench]'
 	$(BIN)/python benchmarks/bench_linear.py
 	$(BIN)/python benchmarks/bench_mlp.py
 	$(BIN)/python benchmarks/bench_bn.py
@@ -37,4 +60,4 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_rnn.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache

@@ -133,6 +133,10 @@ def test_predict_unknown_character_is_a_clear_error(tiny_surnames, tmp_path, nam
     assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
     msg = r.stderr
     assert shown in msg and "alphabet" in msg and "abcdeik" in msg  # the alphabet is listed
+    assert "␣" in msg and "␣ is the space" in msg  # the alphabet's space is visible
+    # the hint fits the character: --fold helps accented letters only; a digit is just not a letter
+    assert ("--fold" in msg) == (name == "Müller")
+    assert ("digits are not in the alphabet" in msg) == (name == "o9")
 
 
 def test_predict_rejects_a_non_convnet_folder(tmp_path):

@@ -161,3 +161,27 @@ def test_cli_search_with_two_jobs_then_resume(fake_data, tmp_path):
     assert res.exit_code == 0, res.output
     assert "3 in the ledger" in res.output
     assert len((out / search.LEDGER).read_text().splitlines()) == 3  # nothing re-run
+
+
+def test_lambda_figure_shows_every_trial_zero_included(tmp_path, monkeypatch):
+    """val_accuracy_vs_lambda.png: lambda = 0 is on the axis (symlog), and trials that differ in
+    another key (eta) are their own series, so no trial is hidden behind another."""
+    from handgrad import plots
+
+    drawn = {}
+
+    def keep(fig, path):
+        drawn["fig"] = fig
+        return path
+
+    monkeypatch.setattr(plots, "save", keep)
+    records = [{"key": f"k{i}", "overrides": {"train.lambda": lam, "train.eta": eta},
+                "metrics": {"train_accuracy": 0.5, "val_accuracy": acc, "seconds": 1.0}}
+               for i, (lam, eta, acc) in enumerate([(0.0, 0.001, 0.40), (0.1, 0.001, 0.38), (0.0, 0.01, 0.35),
+                                                     (0.1, 0.01, 0.36)])]
+    search.write_table(tmp_path, records)
+    ax = drawn["fig"].axes[0]
+    assert ax.get_xscale() == "symlog"
+    series = {line.get_label(): sorted(zip(*line.get_data())) for line in ax.get_lines()
+              if not line.get_label().startswith("_")}
+    assert series == {"eta=0.001": [(0.0, 0.40), (0.1, 0.38)], "eta=0.01": [(0.0, 0.35), (0.1, 0.36)]}

@@ -255,6 +255,7 @@ def browser(tmp_path_factory):
     os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium fetch a driver: use Debian's
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for the no-errors check
     for flag in CHROME_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
         opts.add_argument(flag)
     drv = webdriver.Chrome(service=Service(driver_path), options=opts)
@@ -331,5 +332,45 @@ def test_browser_choose_an_image_and_see_the_classes(runs, browser, tmp_path):
             f.truncate(50 * 2**20)
         browser.find_element(By.ID, "image").send_keys(str(big))
         _wait(browser, lambda d: "50.0 MB" in d.find_element(By.ID, "error").text)
+    finally:
+        srv.close()
+
+
+def test_broken_json_is_named(names_api):
+    r = names_api.post("/api/predict", content=b'{"names": ["lee",', headers={"content-type": "application/json"})
+    assert r.status_code == 422  # the status it always had; the message now says what is wrong
+    assert "not valid JSON" in r.json()["error"] and '{"names"' in r.json()["error"]
+
+
+def test_favicon_is_served(names_api):
+    r = names_api.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert 'rel="icon"' in names_api.get("/").text
+
+
+def test_serve_checks_the_run_before_it_says_it_serves(tmp_path):
+    r = CliRunner().invoke(cli_app, ["serve", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "does not exist" in r.output and "serving" not in r.output
+
+
+def test_a_digit_is_explained_and_the_alphabet_shown_visibly(names_api):
+    err = names_api.get("/api/predict", params={"name": "smith2"}).json()["error"]
+    assert "'2'" in err and "digits are not in the alphabet" in err
+    assert "␣" not in err or "␣ is the space" in err
+
+
+@pytest.mark.browser
+def test_browser_console_has_no_errors(runs, browser):
+    """The page loads without a console error (a missing favicon was a 404 in every browser)."""
+    from selenium.webdriver.common.by import By
+
+    srv = BackgroundServer(create_app(runs["surnames"]))
+    try:
+        browser.get_log("browser")  # drop what earlier pages left
+        browser.get(srv.url + "/")
+        browser.find_element(By.ID, "name").send_keys("lee")
+        _wait(browser, lambda d: d.find_elements(By.ID, "predicted"))
+        severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
     finally:
         srv.close()

@@ -128,3 +128,56 @@ def test_svm_has_no_probabilities_and_binary_decision_is_one_column():
     assert d.shape == (len(y),)
     np.testing.assert_array_equal(svm.classes_[(d > 0).astype(int)], svm.predict(X))
     assert svm.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LinearClassifier(eta=0.05, n_batch=20, max_iter=5, random_state=0),
+    lambda: LinearClassifier("bce", eta=0.1, n_batch=20, max_iter=5, random_state=0),
+    lambda: MLPClassifier((16, 8), dropout=0.9, learning_rate="constant", eta=0.05, n_batch=20, max_iter=5,
+                          optimizer="momentum", random_state=0),
+])
+def test_predictions_do_not_depend_on_the_batch(make):
+    """A row's prediction is the same alone, in odd-sized batches and in the whole set (float64: to
+    rounding), whatever BLAS kernel the CPU gets: float32 products round differently with the batch."""
+    X, y = _digits()
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    est = make().fit(X[:600], y[:600])
+    methods = [m for m in ("decision_function", "predict_proba") if hasattr(est, m)]
+    whole = {m: getattr(est, m)(X) for m in methods}
+    labels = est.predict(X)
+    for size in (1, 7, 33, 257):
+        for start in range(0, 300, size if size > 1 else 37):
+            part = slice(start, start + size)
+            for m in methods:
+                np.testing.assert_allclose(getattr(est, m)(X[part]), whole[m][part], rtol=1e-12, atol=1e-14)
+            np.testing.assert_array_equal(est.predict(X[part]), labels[part])
+    order = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(est.decision_function(X[order]), whole["decision_function"][order],
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("make, param", [
+    (lambda: MLPClassifier(hidden=(0,)), "hidden"),
+    (lambda: MLPClassifier(hidden=(16, -2)), "hidden"),
+    (lambda: MLPClassifier(hidden="50"), "hidden"),
+    (lambda: MLPClassifier(dropout=0.0), "dropout"),
+    (lambda: MLPClassifier(dropout=1.5), "dropout"),
+    (lambda: MLPClassifier(n_cycles=0), "n_cycles"),
+    (lambda: MLPClassifier(n_s=0), "n_s"),
+    (lambda: MLPClassifier(eta_min=0.2, eta_max=0.1), "eta_min"),
+    (lambda: MLPClassifier(momentum=1.0, optimizer="momentum"), "momentum"),
+    (lambda: MLPClassifier(init="zeros"), "init"),
+    (lambda: LinearClassifier(eta=0.0), "eta"),
+    (lambda: LinearClassifier(n_batch=1.5), "n_batch"),
+    (lambda: LinearClassifier(max_iter=0), "max_iter"),
+    (lambda: LinearClassifier(n_updates=0), "n_updates"),
+    (lambda: LinearClassifier(optimizer="lbfgs"), "optimizer"),
+    (lambda: LinearClassifier(shuffle="no"), "shuffle"),
+    (lambda: LinearClassifier(warm_start=2), "warm_start"),
+    (lambda: LinearClassifier(random_state="seed"), "random_state"),
+])
+def test_every_parameter_domain_is_checked_with_a_value_error(make, param):
+    X, y = _digits()
+    with pytest.raises(ValueError) as e:
+        make().fit(X[:60], y[:60])
+    assert param in str(e.value)

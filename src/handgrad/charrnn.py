@@ -94,6 +94,11 @@ def write_files(run_dir: Path, cfg, data, fitted) -> None:
     """samples.md (and .json) and passage.txt."""
     text = fitted.extras["text"]
     lines = [f"# {cfg.name}: samples during training", ""]
+    if not text.samples:
+        lines += ["No samples: train.sample_every = 0 asks for none (set it to N for a sample every N updates).", ""]
+    elif len(text.samples) == 1 and text.samples[0]["step"] % (cfg.train.sample_every or 1):
+        lines += [f"The run ({fitted.plan.n_updates:,} updates) was shorter than train.sample_every = "
+                  f"{cfg.train.sample_every:,}: one sample, at its end.", ""]
     for s in text.samples:
         loss = f", smooth loss {s['smooth_loss']:.2f}" if s["smooth_loss"] is not None else ""
         lines += [f"## update {s['step']:,}{loss}", "", "```", s["text"], "```", ""]

@@ -39,7 +39,8 @@ def friendly(fn):
 
 
 ConfigArg = Annotated[Path, typer.Argument(help="experiment config (TOML)")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a key: train.eta=0.01 (repeatable)")]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="override a key: train.eta=0.01 (repeatable; KEY=null unsets it; `handgrad config keys` lists them)")]
 
 
 def _load(config: Path, sets):
@@ -61,8 +62,9 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(
 @app.command()
 @friendly
 def train(config: ConfigArg, set_: SetOpt = None,
-          out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/<name>)")] = None,
+          out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/train/<name>)")] = None,
           repeat: Annotated[int, typer.Option(min=1, help="train with N seeds; report mean and std")] = 1,
+          force: Annotated[bool, typer.Option(help="replace the run folder OUT if it already holds a run")] = False,
           jobs: JobsOpt = None, scheduler: SchedulerOpt = None,
           ) -> None:
     """Train a model and write a run folder (config, history, metrics, model, figures).
@@ -70,10 +72,11 @@ def train(config: ConfigArg, set_: SetOpt = None,
     With --repeat N the seeds run on a local Dask cluster (one worker per core), on an existing
     one (--scheduler), or in this process (--jobs 1).
     """
-    from handgrad import ensemble, execution, experiment
+    from handgrad import ensemble, execution, experiment, io
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
+    io.check_run_folder(out, force=force)  # before training: a bad --out fails now, not after an hour
     typer.echo(f"training {cfg.name} into {out} (Ctrl-C stops; {out} is written only when training ends)", err=True)
     existed = (out / "metrics.json").is_file()
     try:
@@ -94,12 +97,18 @@ def train(config: ConfigArg, set_: SetOpt = None,
                     f"{experiment.divergence_message(d)}", fg=typer.colors.YELLOW, err=True)
     if repeat > 1:
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
-            if f"{k}_mean" in m:
+            if f"{k}_mean" in m and "smooth_loss_mean" not in m:  # an RNN's next-character accuracy says little
                 typer.echo(f"{k}: {100 * m[f'{k}_mean']:.2f}% +- {100 * m[f'{k}_std']:.2f} over {repeat} runs")
         for k in experiment.REPEATED_LOSSES:
             if f"{k}_mean" in m:
                 typer.echo(f"{k}: {m[f'{k}_mean']:.4g} +- {m[f'{k}_std']:.2g} over {repeat} runs "
                            f"(min {min(m[f'{k}_runs']):.4g}, max {max(m[f'{k}_runs']):.4g})")
+    elif "smooth_loss" in m:  # a character RNN: losses, not accuracies
+        typer.echo(f"smooth loss: {m['smooth_loss']:.4g} at the end, {m['smooth_loss_min']:.4g} at the lowest "
+                   f"(per sequence of {m['seq_length']} characters)")
+        typer.echo(f"validation loss per character: {m['val_loss_per_char']:.4f} nats "
+                   f"(training text: {m['train_loss_per_char']:.4f})")
+        typer.echo(f"seconds: {m['seconds']:.1f}")
     else:
         for k in ("train_accuracy", "val_accuracy", "test_accuracy", "val_balanced_accuracy",
                   "test_balanced_accuracy", "ensemble_val_accuracy", "ensemble_test_accuracy"):
@@ -290,12 +299,13 @@ def serve(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames
           port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = 8000) -> None:
     """A web page (and JSON API) to try a trained model: type a surname, or drop an image."""
     try:
-        from handgrad.serve.app import serve as serve_app
+        from handgrad.serve.app import create_app, serve as serve_app
     except ImportError as e:
         raise HandgradError(f"handgrad serve needs the serve extra ({e.name} is missing): "
                             "pip install 'handgrad[serve]'") from None
+    app_ = create_app(run_dir)  # reads and checks the run folder: a bad one fails here, before the banner
     typer.echo(f"serving {run_dir} on http://{host}:{port}/ (Ctrl-C stops)")
-    serve_app(run_dir, host=host, port=port)
+    serve_app(app_, host=host, port=port)
 
 
 @app.command()
@@ -339,14 +349,42 @@ def reproduce(family: Annotated[str, typer.Argument(help=f"{', '.join(families.n
 
 @app.command()
 @friendly
-def report(run_dirs: Annotated[list[Path], typer.Argument(help="OUT/<family> folders written by reproduce")]) -> None:
-    """Re-render index.html and report.md from saved runs (never trains)."""
+def report(run_dirs: Annotated[list[Path], typer.Argument(
+        help="run folders written by train, or OUT / OUT/<family> folders written by reproduce")]) -> None:
+    """Write an HTML page for a run folder (metrics, figures, config), or re-render a reproduce report
+    (index.html and report.md) from its saved runs. Never trains."""
     from handgrad import report as report_mod
 
     for d in run_dirs:
+        if report_mod.is_run_folder(d):
+            typer.echo(f"{report_mod.render_run(d)}")
+            continue
         fams = [d / f for f in families.names() if (d / f / "manifest.json").is_file()]
         for fam_dir in fams if fams and not (d / "manifest.json").is_file() else [d]:  # OUT itself: every family
             typer.echo(f"{report_mod.render(fam_dir)}")
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Every config key, its type, default and meaning; a config resolved.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("keys")
+@friendly
+def config_keys() -> None:
+    """List every config key with its type, default and meaning, table by table."""
+    from handgrad.config_reference import format_keys
+
+    typer.echo(format_keys())
+
+
+@config_app.command("show")
+@friendly
+def config_show(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Print CONFIG resolved (defaults filled in, --set applied): every key with its value, type,
+    default and meaning; '*' marks the values the file or --set gave."""
+    from handgrad.config_reference import format_resolved
+
+    typer.echo(format_resolved(_load(config, set_), str(config)))
 
 
 def main() -> None:  # pragma: no cover

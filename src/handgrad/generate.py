@@ -61,7 +61,8 @@ def generate(rnn, alphabet: Alphabet, n: int, *, rng: np.random.Generator, prime
 
 
 class TextSamples(Callback):
-    """A ``length``-character sample every ``every`` updates (0: none; the sheet's progress log) and
+    """A ``length``-character sample every ``every`` updates (0: none; the sheet's progress log; a run
+    shorter than ``every`` gets one at its end) and
     a ``passage_length``-character passage from the final model (the best one when the trainer
     keeps the best), each continuing the text's preamble, drawn with ``rng``."""
 
@@ -74,14 +75,18 @@ class TextSamples(Callback):
         self.passage = ""
 
     def on_train_end(self, trainer):
+        if self.every and not self.samples:  # a run shorter than ``every``: one sample, at its end
+            self._sample(trainer, trainer.n_updates)
         self.passage = generate(trainer.model.rnn, self.alphabet, self.passage_length, rng=self.rng,
                                 preamble=self.preamble)
 
     def on_step_end(self, trainer, step):
         if self.every and step % self.every == 0:
-            text = generate(trainer.model.rnn, self.alphabet, self.length, rng=self.rng, preamble=self.preamble)
-            self.samples.append({"step": step, "smooth_loss": getattr(trainer, "smooth_loss", None),
-                                 "text": text})
+            self._sample(trainer, step)
+
+    def _sample(self, trainer, step: int) -> None:
+        text = generate(trainer.model.rnn, self.alphabet, self.length, rng=self.rng, preamble=self.preamble)
+        self.samples.append({"step": step, "smooth_loss": getattr(trainer, "smooth_loss", None), "text": text})
 
 
 def sample_run(run_dir: str | Path, n: int = 1000, *, temperature: float = 1.0, top_p: float = 1.0,

@@ -67,6 +67,28 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     return atomic_write_bytes(path, text.encode(encoding))
 
 
+def check_run_folder(folder: str | os.PathLike, *, force: bool = False) -> Path:
+    """Check, before any work, that a run can be written at ``folder``: refuse a path that is a file,
+    a folder that already holds a run (unless ``force``), and a place that cannot be written (the
+    nearest existing parent must be a writable folder). Nothing is created."""
+    from handgrad.errors import HandgradError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HandgradError(f"cannot write a run folder at {folder}: it is a file")
+    if not force and folder.is_dir() and any((folder / f).exists() for f in ("metrics.json", "model.json",
+                                                                            "run-00")):
+        raise HandgradError(f"{folder} already holds a run; give another --out, or --force to replace it")
+    parent = folder
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise HandgradError(f"cannot write a run folder at {folder}: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise HandgradError(f"cannot write a run folder at {folder}: {parent} is not writable")
+    return folder
+
+
 @contextlib.contextmanager
 def staged_folder(folder: str | os.PathLike, last: str = "metrics.json") -> Iterator[Path]:
     """Write a set of files into ``folder`` all or nothing.

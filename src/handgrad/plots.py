@@ -155,19 +155,42 @@ def class_distribution(counts: dict[str, np.ndarray], classes, path: Path) -> Pa
     return save(fig, path)
 
 
-def scatter_log(x, y, path: Path, *, xlabel: str, ylabel: str, highlight=None) -> Path:
-    """Validation accuracy against a log-scaled hyper-parameter (search results)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.scatter(x, y, s=18)
-    if highlight is not None:
-        ax.scatter(np.asarray(x)[highlight], np.asarray(y)[highlight], s=40, color="red", label="top 3")
-        ax.legend()
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
+def search_scatter(records: list[dict], key: str, path: Path, *, ylabel: str = "validation accuracy",
+                   metric: str = "val_accuracy") -> Path:
+    """Every trial's ``metric`` against the hyper-parameter ``key`` (e.g. lambda), one series per
+    combination of the other keys searched (e.g. eta), the top three ringed. The x axis is
+    logarithmic, and symmetric-log around zero when a trial has ``key`` = 0, so no trial is dropped."""
+    others = sorted({k for r in records for k in r["overrides"] if k != key})
+    series: dict[tuple, list[tuple[float, float]]] = {}
+    for r in records:
+        label = tuple(r["overrides"].get(k) for k in others)
+        series.setdefault(label, []).append((float(r["overrides"][key]), r["metrics"][metric]))
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for label, pts in sorted(series.items(), key=lambda kv: str(kv[0])):
+        pts.sort()
+        name = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in zip(others, label)) or "trials"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=5, lw=0.8, label=name)
+    ranked = sorted(records, key=lambda r: -r["metrics"][metric])[:3]
+    ax.scatter([float(r["overrides"][key]) for r in ranked], [r["metrics"][metric] for r in ranked], s=140,
+               facecolors="none", edgecolors="red", linewidths=1.5, label="top 3", zorder=3)
+    xs = [float(r["overrides"][key]) for r in records]
+    positive = [x for x in xs if x > 0]
+    if any(x <= 0 for x in xs):
+        # symlog: linear within [-t, t] around 0, logarithmic beyond; t = the smallest positive value
+        ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
+        ax.axvline(0.0, color="grey", lw=0.6, ls=":")
+    elif positive and max(positive) / min(positive) > 10:
+        ax.set_xscale("log")
+    ax.set_xlabel(key.split(".")[-1] + (" (symmetric log scale: 0 is shown)" if any(x <= 0 for x in xs) else ""))
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)
+
+
+def _short(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def smooth_loss(history, path: Path, title: str = "") -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handgrad.data.alphabet import describe, show_char
 from handgrad.errors import HandgradError
 
 
@@ -118,14 +119,22 @@ def clean_names(names: list[str], enc, *, fold: bool = False) -> list[str]:
             raise HandgradError(f"empty name {raw!r}")
         bad = sorted({ch for ch in s if ch not in enc.index})
         if bad:
-            alph = "".join(enc.alphabet)
-            hint = "" if fold else " (accented letters: add --fold to map them to their base letter)"
-            raise HandgradError(
-                f"name {raw!r} has {'characters' if len(bad) > 1 else 'the character'} "
-                f"{', '.join(repr(c) for c in bad)} outside the model's alphabet of {enc.d} characters: "
-                f"{alph!r}{hint}")
+            raise HandgradError(f"name {raw!r} has {'characters' if len(bad) > 1 else 'the character'} "
+                                f"{', '.join(show_char(c) for c in bad)} outside the model's alphabet "
+                                f"{describe(enc.alphabet)}{outside_hint(bad, fold)}")
         clean.append(s)
     return clean
+
+
+def outside_hint(bad: list[str], fold: bool) -> str:
+    """Why characters may be outside a surname model's alphabet, and what to do: accented letters can
+    be folded (--fold), digits and other symbols cannot (surnames are letters)."""
+    hints = []
+    if any(c.isdigit() for c in bad):
+        hints.append("digits are not in the alphabet: a surname is letters (and spaces, apostrophes)")
+    if not fold and any(fold_accents(c) != c for c in bad):
+        hints.append("accented letters: add --fold to map them to their base letter")
+    return f" ({'; '.join(hints)})" if hints else ""
 
 
 def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False, top: int | None = None) -> list[dict]:

@@ -204,13 +204,20 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 def _check_npy_header(f, info: zipfile.ZipInfo, path: Path, name: str) -> None:
     """Read one member's .npy header; refuse what must not be loaded, before NumPy loads it."""
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise HandgradError(f"{path}: array {name!r} has .npy format {version}, which handgrad does not write")
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise HandgradError(f"{path}: array {name!r} has .npy format {version}, which handgrad does not write")
+    except HandgradError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the header is text NumPy parses with ast and tokenize:
+        # a damaged one can raise anything they raise (tokenize.TokenError, SystemError, ...)
+        raise HandgradError(f"{path}: array {name!r} has a damaged .npy header "
+                            f"({type(e).__name__}: {e})"[:300]) from None
     if dtype.hasobject or dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
         raise HandgradError(f"{path}: array {name!r} has dtype {dtype}; only numbers are allowed "
                             "(an object array would need pickle, which handgrad never enables)")

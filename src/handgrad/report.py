@@ -145,7 +145,9 @@ def render(fam_dir: str | os.PathLike) -> Path:
     """Write index.html and report.md for OUT/<family> from its run folders; returns index.html's path."""
     fam_dir = Path(fam_dir)
     if not fam_dir.is_dir():
-        raise HandgradError(f"{fam_dir} is not a folder (expected OUT/<family> written by handgrad reproduce)")
+        raise HandgradError(f"{fam_dir} does not exist: give a run folder written by handgrad train, or "
+                            "OUT/<family> written by handgrad reproduce (e.g. `handgrad reproduce linear --quick "
+                            "--out reports` first)")
     manifest = read_json(fam_dir / "manifest.json", readers.read_manifest) or {}
     name = manifest.get("family") or fam_dir.name
     if name not in families.names():
@@ -160,3 +162,54 @@ def render(fam_dir: str | os.PathLike) -> Path:
     md = env.get_template("report.md.j2").render(**ctx)
     io.atomic_write_text(fam_dir / "report.md", md)
     return io.atomic_write_text(fam_dir / "index.html", html)
+
+
+# --------------------------------------------------------------------------------------------
+# One run folder (handgrad train's output)
+# --------------------------------------------------------------------------------------------
+def is_run_folder(folder: Path) -> bool:
+    """A folder ``handgrad train`` wrote: metrics.json and config.json, and no reproduce manifest."""
+    return (folder / "metrics.json").is_file() and (folder / "config.json").is_file() \
+        and not (folder / "manifest.json").is_file()
+
+
+def _metric_rows(metrics: dict) -> list[dict]:
+    rows = []
+    for k, v in metrics.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if k.endswith("accuracy") or k.endswith(("_mean", "_std")) and "accuracy" in k:
+            text = f"{100 * v:.2f}%"
+        elif isinstance(v, int):
+            text = f"{v:,}"
+        else:
+            text = f"{v:.6g}"
+        rows.append({"key": k, "value": text})
+    return rows
+
+
+def render_run(run_dir: str | os.PathLike) -> Path:
+    """``index.html`` in a run folder: its metrics, per-class table, figures and resolved config."""
+    import json
+
+    from handgrad.config import read_run_config
+
+    run_dir = Path(run_dir)
+    metrics = readers.read_metrics(run_dir / "metrics.json")
+    config = read_run_config(run_dir / "config.json")
+    figures = []
+    for p in sorted((run_dir / "figures").glob("*.png")) + sorted(run_dir.glob("*.png")):
+        data = p.read_bytes()
+        figures.append({"data_uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+                        "caption": FIGURE_NAMES.get(p.name, p.stem.replace("_", " "))})
+    tables = [{"title": p.stem.replace("_", " "), "text": p.read_text(encoding="utf-8")}
+              for p in (run_dir / "per_class_accuracy.md", run_dir / "samples.md") if p.is_file()]
+    diverged = metrics.get("diverged")
+    ctx = {"name": config.get("name") or run_dir.name, "description": config.get("description", ""),
+           "run_dir": str(run_dir), "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "metrics": _metric_rows(metrics), "tables": tables, "figures": figures,
+           "config": json.dumps(config, indent=2),
+           "diverged": None if not diverged else f"Training diverged at step {diverged.get('step')}: the loss "
+                                                 f"became {diverged.get('loss')}."}
+    html = _jinja().get_template("run.html.j2").render(**ctx)
+    return io.atomic_write_text(run_dir / "index.html", html)

@@ -179,12 +179,9 @@ def write_table(folder: Path, records: list[dict]) -> Path:
     write_json(folder / "results.json", records)
     lam_key = next((k for k in keys if k in ("train.lambda", "train.lam")), None)
     if lam_key and len(records) > 1:
-        from handgrad.plots import scatter_log
+        from handgrad.plots import search_scatter
 
-        x = [r["overrides"][lam_key] for r in records]
-        y = [r["metrics"]["val_accuracy"] for r in records]
-        scatter_log(x, y, folder / "val_accuracy_vs_lambda.png", xlabel="lambda", ylabel="validation accuracy",
-                    highlight=list(range(min(3, len(records)))))
+        search_scatter(records, lam_key, folder / "val_accuracy_vs_lambda.png")
     if len(keys) in (1, 2) and all((folder / "runs" / r["key"] / "history.json").is_file() for r in records):
         curves_side_by_side(folder, records, keys)
     return folder / "results.md"

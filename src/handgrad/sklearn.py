@@ -18,7 +18,9 @@ it is given (``classes`` required on the first call).
 
 from __future__ import annotations
 
+import copy
 import math
+import re
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -94,13 +96,16 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
             train["n_cycles"] = self.n_cycles
         else:
             train["n_epochs"] = self.max_iter
+        for param in ("shuffle", "warm_start"):  # pydantic would read any truthy value as True
+            if not isinstance(getattr(self, param), (bool, np.bool_)):
+                raise ValueError(f"{type(self).__name__}: {param} must be True or False, got {getattr(self, param)!r}")
         raw = {"name": type(self).__name__, "model": {"kind": self._kind, **self._model_table()}, "train": train}
         try:
             return from_dict(raw, f"{type(self).__name__} hyper-parameters")
         except HandgradError as e:  # sklearn users expect ValueError, naming their parameter
             msg = str(e).replace("invalid config ", "invalid ", 1)
             for key, param in _PARAM_OF_KEY.items():
-                msg = msg.replace(f"  {key}:", f"  {param}:")
+                msg = re.sub(rf"^  {re.escape(key)}(\.\d+)*:", f"  {param}:", msg, flags=re.M)
             raise ValueError(msg) from None
 
     # -- fitting ---------------------------------------------------------------------------
@@ -169,6 +174,8 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
         self._append_history(history)
         for layer in self.model_.layers:  # the last batch's activations need not live on with the model
             layer.cache, layer.grads = None, {}
+        # predictions use a float64 copy (see _scores), made here: predict must not change the estimator
+        self._model64 = copy.deepcopy(self.model_).astype(np.float64)
         self.t_ += n_updates
         self.n_iter_ += math.ceil(n_updates / steps_per_epoch(epoch_size, tc.n_batch))
 
@@ -186,14 +193,20 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction ------------------------------------------------------------------------
     def _scores(self, X) -> np.ndarray:
+        """Scores in float64, from a float64 copy of the trained (float32) parameters.
+
+        A float32 matrix product rounds differently with the batch size and the CPU's BLAS kernel
+        (a row's scores moved by ~1e-7 between a subset and the whole set on OpenBLAS's Haswell
+        kernel); in float64 that is ~1e-16, so a row's prediction does not depend on what else is
+        in the batch, on any CPU."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        return self.model_.scores(X)
+        return self._model64.scores(X.astype(np.float64))
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores (n_samples, n_classes); for two classes the score of classes_[1] minus
         that of classes_[0] (the log-odds for probabilistic losses), shape (n_samples,)."""
-        s = self._scores(X).astype(np.float64)
+        s = self._scores(X)
         if len(self.classes_) != 2:
             return s
         if self.model_.loss_name == "bce":  # log p1 - log p0 of the normalised sigmoids
@@ -211,7 +224,7 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (n_samples, n_classes), columns in the order of classes_: the softmax
         for cross-entropy, the sigmoids normalised to sum to 1 for multiple BCE."""
-        s = self._scores(X).astype(np.float64)
+        s = self._scores(X)
         if self.model_.loss_name == "bce":
             p = sigmoid(s)
             return p / p.sum(axis=1, keepdims=True)
@@ -313,5 +326,8 @@ class MLPClassifier(_HandgradClassifier):
 
     def _model_table(self) -> dict:
         hidden = [self.hidden] if isinstance(self.hidden, (int, np.integer)) else self.hidden
+        if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
+            raise ValueError(f"MLPClassifier: hidden must be a sequence of layer sizes such as (50,) or (64, 32), "
+                             f"got {self.hidden!r}")
         return {"loss": self.loss, "init": self.init, "dropout": self.dropout,
                 "hidden": [int(h) if isinstance(h, np.integer) else h for h in hidden]}

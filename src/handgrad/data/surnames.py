@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handgrad.data.alphabet import describe, show_char
 from handgrad.errors import HandgradError
 
 NAMES_FILE = "ascii_names.txt"
@@ -88,9 +89,8 @@ class Encoder:
                 raise HandgradError(f"empty name at position {i} of the input")
             for ch in name:
                 if ch not in self.index:
-                    raise HandgradError(
-                        f"name {raw!r} has the character {ch!r}, which is not in the model's alphabet "
-                        f"{self.alphabet!r} ({self.d} characters)")
+                    raise HandgradError(f"name {raw!r} has the character {show_char(ch)}, which is not in the "
+                                        f"model's alphabet {describe(self.alphabet)}")
             if len(name) > self.n_len:
                 truncated[i] = True
                 name = name[: self.n_len]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from handgrad.data.prepared import Prepared
+from handgrad.data.alphabet import describe, show_char
 from handgrad.errors import HandgradError
 
 #: characters of the text's start read before held-out or generated text (see the module doc)
@@ -87,7 +88,7 @@ class Alphabet:
         bad = known[order][pos] != codes
         if bad.any():
             c = text[int(np.argmax(bad))]
-            raise HandgradError(f"character {c!r} is not in the model's alphabet {self.chars!r}")
+            raise HandgradError(f"character {show_char(c)} is not in the model's alphabet {describe(self.chars)}")
         return order[pos].astype(np.int32)
 
     def decode(self, ids) -> str:

@@ -9,6 +9,7 @@ import os
 import shlex
 from pathlib import Path
 
+from handgrad.config import toml_value
 from handgrad.errors import HandgradError
 from handgrad.reproduction.quick import QuickBudget, cases, quick_overrides, repeats
 from handgrad.reproduction.spec import Experiment
@@ -95,23 +96,6 @@ def is_done(folder: Path, fp: str) -> bool:
 # --------------------------------------------------------------------------------------------
 # Commands (what a user would type to run one experiment alone)
 # --------------------------------------------------------------------------------------------
-
-
-def toml_value(v) -> str:
-    """A value in the TOML syntax ``--set`` parses."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
-    if v is None:
-        raise ValueError("TOML has no null")
-    return str(v)
 
 
 def _sets(ov: dict) -> list[str]:

@@ -62,6 +62,11 @@ def create_app(run_dir: Path | str) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError):
         parts = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":  # loc is ("body", character offset)
+                where = err.get("loc", ())[-1]
+                why = (err.get("ctx") or {}).get("error", "invalid JSON")
+                return _error(422, f"the request body is not valid JSON ({why} at character {where}); send "
+                                   'e.g. {"names": ["ruggeri", "lee"]}')
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
             parts.append(f"{loc}: {err.get('msg')}")
         return _error(422, "; ".join(parts))
@@ -74,6 +79,10 @@ def create_app(run_dir: Path | str) -> FastAPI:
     def page(name: str = "") -> str:  # /?name=... opens the page with that name typed (a link to share)
         return env.get_template("page.html.j2").render(info=sm.info, kind=sm.kind,
                                                        prefill=name[:2 * served.MAX_NAME_CHARS])
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():  # what browsers ask for when a page names no icon (and some clients always)
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/api/info")
     def info() -> dict:
@@ -133,9 +142,9 @@ class BackgroundServer:
         self.sock.close()
 
 
-def serve(run_dir: Path | str, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app with uvicorn until interrupted."""
+def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app (``create_app``, so the run folder is checked before anything is printed) with
+    uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(run_dir)
     uvicorn.run(app, host=host, port=port, log_level="info")

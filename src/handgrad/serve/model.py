@@ -18,6 +18,7 @@ import numpy as np
 
 from handgrad import io, readers
 from handgrad.config import read_run_config
+from handgrad.data.alphabet import describe, show_char
 from handgrad.errors import HandgradError
 
 #: the longest name accepted (the model reads only its first n_len characters; this bounds work)
@@ -111,7 +112,7 @@ def load(run_dir: Path | str) -> ServedModel:
 # -- surnames ----------------------------------------------------------------------------------
 def predict_names(sm: ServedModel, names: list) -> list[dict]:
     """handgrad predict's result for each name; InputError naming the name for anything it refuses."""
-    from handgrad.predict import fold_accents, predict_names as _predict
+    from handgrad.predict import fold_accents, outside_hint, predict_names as _predict
 
     if sm.kind != "surnames":
         raise InputError(f"this server holds a {sm.kind} model: send images to /api/classify", 404)
@@ -133,9 +134,9 @@ def predict_names(sm: ServedModel, names: list) -> list[dict]:
         if bad:
             folded = fold_accents(name.strip()).lower()
             ok = folded if all(ch in alphabet for ch in folded) else None
-            chars = ", ".join(repr(c) for c in bad)
+            chars = ", ".join(show_char(c) for c in bad)
             msg = (f"{name.strip()!r} has {'characters' if len(bad) > 1 else 'the character'} {chars} outside "
-                   f"the model's alphabet ({alphabet!r}){where}")
+                   f"the model's alphabet {describe(alphabet)}{where}{outside_hint(bad, fold=True)}")
             if ok:
                 msg += f"; its folded form is {ok!r}"
             raise InputError(msg, 400, name=name, bad_characters=bad, suggestion=ok)
