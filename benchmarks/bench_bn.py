@@ -6,7 +6,7 @@ CIFAR-10 split 'all' (45,000 training / 5,000 validation images, standardised fl
 100, batches reshuffled every epoch), with cost, loss and accuracy on the full training and
 validation sets at step 0 and 10 times per cycle (21 evaluations, with the running averages).
 
-- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)``.
+- handgrad: the public API, ``handgrad.tasks.runs.train(cfg, data)`` (the path every ``handgrad train`` takes).
 - pytorch: idiomatic torch on the same float32 arrays (torch.from_numpy, no copy): nn.Sequential of
   nn.Linear (no bias before batch norm, as handgrad), nn.BatchNorm1d (momentum 1 - alpha = 0.1, the
   same eps), nn.ReLU; torch.optim.SGD with lr_scheduler.CyclicLR (triangular, the same schedule);

@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from handgrad.data.surnames import load_surnames
-from handgrad.models import convnet
+from handgrad.datasets.names.files import load_surnames
+from handgrad.networks import convnet
+from handgrad.nn import conv_variants
 
 try:
     from handgrad.optim import Momentum
@@ -86,7 +87,7 @@ def run_once(variant, inputs, y, batches, args, budget):
     t_pre = 0.0
     if impl in ("a", "ab"):
         t0 = time.perf_counter()
-        model.layers[0].precompute(X)
+        conv_variants.precompute(model.layers[0], X)
         t_pre = time.perf_counter() - t0
     first_loss = None
     done = 0

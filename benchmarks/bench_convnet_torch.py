@@ -4,7 +4,7 @@ The final net of report 000: one-hot surnames (d=28, n_len=19), Conv1D k1=5 n1=1
 Conv1D k2=3 n2=100 -> ReLU -> Linear to 18 classes, no biases, cross-entropy, mini-batch GD with
 momentum (rho .9, eta .001), batch 100, balanced sampling every epoch (59 names of each language).
 
-- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)`` on the shipped config; its input
+- handgrad: the public API, ``handgrad.tasks.runs.train(cfg, data)`` (the path every ``handgrad train`` takes) on the shipped config; its input
   is what ``prepare_surnames`` gives: character indices (N, n_len), the fast path's gather.
 - pytorch: idiomatic torch: the one-hot (N, d, n_len) float32 tensor built once, nn.Sequential of
   nn.Conv1d(bias=False)/nn.ReLU/nn.Flatten/nn.Linear(bias=False), F.cross_entropy,
@@ -46,12 +46,12 @@ def load_data(cfg):
     """Prepared data of the config, or a random stand-in of the real shapes (flagged)."""
     import os
 
-    from handgrad import experiment
-    from handgrad.data.prepared import Prepared
+    from handgrad import tasks
+    from handgrad.datasets import Dataset as Prepared
 
     root = os.environ.get("HANDGRAD_DATA")
     if root and (Path(root) / "surnames" / "ascii_names.txt").is_file():
-        return experiment.prepare_data(cfg), True
+        return tasks.load_data(cfg), True
     rng = np.random.default_rng(0)
     counts = [1986, 254, 505, 283, 3654, 263, 710, 189, 218, 695, 977, 80, 125, 60, 9370, 86, 284, 59]
     y = np.repeat(np.arange(18), counts)
@@ -74,10 +74,10 @@ def onehot_nchw(idx: np.ndarray, d: int) -> np.ndarray:
 
 
 def handgrad_run(cfg, data):
-    from handgrad import experiment
     from handgrad.metrics import balanced_accuracy
+    from handgrad.tasks.runs import train
 
-    fitted = experiment.fit(cfg, data, progress=False)
+    fitted = train(cfg, data, progress=False)
     pred = fitted.model.predict(data.X_val)
     return {"val_balanced_accuracy": balanced_accuracy(data.y_val, pred, data.K),
             "train_loss": fitted.history.columns["train_loss"][-1]}
@@ -88,7 +88,7 @@ def torch_run(cfg, data, Xt, yt, Xvt, yvt, seed: int = 0):
     import torch.nn.functional as F
     from torch import nn
 
-    from handgrad.data.sampling import EpochSampler
+    from handgrad.batches import EpochSampler
     from handgrad.metrics import balanced_accuracy
 
     tc, mc = cfg.train, cfg.model

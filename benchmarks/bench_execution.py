@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from handgrad import execution, experiment, search
+    from handgrad import execution, search, tasks
     from handgrad.config import load_config
 
     cfg = load_config(args.config)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = work / f"jobs{jobs}"
             shutil.rmtree(folder, ignore_errors=True)
             layout = execution.choose_layout(jobs, None, len(trials))
-            experiment._cache.clear()  # each search loads its data, as a fresh `handgrad search` would
+            tasks._cache.clear()  # each search loads its data, as a fresh `handgrad search` would
             c0 = children_cpu()
             records = search.run_search(cfg, folder, extra_overrides=trials, layout=layout, echo=lambda s: None)
             child_cpu[jobs].append(children_cpu() - c0)

@@ -5,7 +5,7 @@ softmax linear classifier, 40 epochs of 100 updates (batch 100, eta 0.001, lambd
 per-epoch curves: cost, loss and accuracy on the full training and validation sets at step 0 and
 after every epoch (41 evaluations), as handgrad's Trainer records them.
 
-- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)``.
+- handgrad: the public API, ``handgrad.tasks.runs.train(cfg, data)`` (the path every ``handgrad train`` takes).
 - pytorch: idiomatic torch on the same float32 arrays (torch.from_numpy, no copy): nn.Linear,
   torch.optim.SGD, F.cross_entropy (+ explicit L2 when lambda > 0), torch.no_grad evaluation.
 
@@ -29,7 +29,7 @@ TARGET = 0.8
 
 
 def handgrad_run(cfg, data):
-    from handgrad.experiment import fit
+    from handgrad.tasks.runs import train as fit
 
     fitted = fit(cfg, data, progress=False)
     h = fitted.history

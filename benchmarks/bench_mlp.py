@@ -6,7 +6,7 @@ CIFAR-10 split 'all' (49,000 training / 1,000 validation images, standardised fl
 (eta 1e-5..1e-1, n_s 980: 5,880 updates of batch 100), with cost, loss and accuracy on the full
 training and validation sets at step 0 and 10 times per cycle (31 evaluations).
 
-- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)``.
+- handgrad: the public API, ``handgrad.tasks.runs.train(cfg, data)`` (the path every ``handgrad train`` takes).
 - pytorch: idiomatic torch on the same float32 arrays (torch.from_numpy, no copy): nn.Sequential
   of nn.Linear/nn.ReLU, torch.optim.SGD with torch.optim.lr_scheduler.CyclicLR (triangular, the
   same schedule), F.cross_entropy + explicit lambda * sum ||W||^2, torch.no_grad evaluation.
@@ -63,7 +63,8 @@ def memory_child(config: str | None, threads: int | None) -> int:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=threads, user_api="blas")
-    from handgrad.experiment import fit, prepare_data
+    from handgrad.tasks import load_data as prepare_data
+    from handgrad.tasks.runs import train as fit
 
     def rss_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -7,7 +7,7 @@ the loss summed over the sequence, gradients clipped to [-5, 5], AdaGrad with et
 loss every update, a 200-character sample at updates 10,000 and 20,000 and the loss on the
 50,000 held-out characters at the start and the end.
 
-- handgrad: the public API, ``handgrad.experiment.fit(cfg, data)``.
+- handgrad: the public API, ``handgrad.tasks.runs.train(cfg, data)`` (the path every ``handgrad train`` takes).
 - pytorch: idiomatic torch on the same arrays: ``nn.RNN`` (tanh) on one-hot inputs
   (``F.one_hot``) and ``nn.Linear``, ``F.cross_entropy(reduction="sum")``, the state carried
   with ``detach()``, ``clip_grad_value_`` and ``torch.optim.Adagrad``; sampling and evaluation
@@ -42,7 +42,7 @@ def load_cfg(path: str | None, n_updates: int):
 
 
 def handgrad_run(cfg, data):
-    from handgrad.experiment import fit
+    from handgrad.tasks.runs import train as fit
 
     fitted = fit(cfg, data, progress=False)
     h = fitted.history

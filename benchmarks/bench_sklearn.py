@@ -2,7 +2,7 @@
 
 Two data sets: scikit-learn's digits (1,797 8x8 images; a stratified 2/3 - 1/3 split, standardised
 on the training part) and CIFAR-10's A1 split (data_batch_1 for training, test_batch for testing,
-standardised float32 from ``handgrad.experiment.prepare_data``; needs HANDGRAD_DATA). Three pairs:
+standardised float32 from ``handgrad.tasks.load_data``; needs HANDGRAD_DATA). Three pairs:
 
 - ``handgrad.sklearn.LinearClassifier`` (softmax + cross-entropy, mini-batch SGD, constant eta)
   against ``sklearn.linear_model.LogisticRegression`` (the same multinomial objective and the same
@@ -59,7 +59,7 @@ def load_digits_split():
 
 def load_cifar_a1():
     from handgrad.config import from_dict
-    from handgrad.experiment import prepare_data
+    from handgrad.tasks import load_data as prepare_data
 
     data = prepare_data(from_dict({"data": {"dataset": "cifar10", "split": "a1"}}))
     return data.X_train, data.y_train, data.X_test, data.y_test

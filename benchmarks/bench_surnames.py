@@ -53,11 +53,12 @@ def sklearn_baseline(tr, va, te, classes) -> dict:
 
 def handgrad_run(cfg, run_dir: Path | None, existing: Path | None = None) -> dict:
     """Train ``cfg`` into ``run_dir`` (or read a finished run folder ``existing``) -> its metrics."""
-    from handgrad import ensemble, io
+    from handgrad import readers
+    from handgrad.tasks import ensemble
 
     if existing is not None:
-        m = io.read_json(existing / "metrics.json")
-        saved = io.read_json(existing / "config.json")["data"]
+        m = readers.read_json(existing / "metrics.json")
+        saved = readers.read_json(existing / "config.json")["data"]
         want = cfg.to_dict()["data"]
         if saved != want:
             sys.exit(f"{existing} was trained on other data settings than the benchmark's split:\n"
@@ -86,10 +87,10 @@ def main(argv=None) -> int:
     machine = common.machine_line()
     print(machine, flush=True)
 
-    from handgrad import experiment
+    from handgrad import tasks
     from handgrad.config import load_config
-    from handgrad.data.grouped import grouped_split
-    from handgrad.data.surname_sources import resolve_surnames
+    from handgrad.datasets.names.grouped import grouped_split
+    from handgrad.datasets.names.tutorial import resolve_surnames
 
     ov = {"data.split_seed": args.split_seed} if args.split_seed is not None else {}
     pred_cfg, ngram_cfg = load_config(args.predictor, ov), load_config(args.ngram, ov)
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
           flush=True)
     import numpy as np
 
-    prepared = experiment.prepare_data(pred_cfg)
+    prepared = tasks.load_data(pred_cfg)
     if not np.array_equal(prepared.y_test, te[1]):  # pragma: no cover - one function makes both
         sys.exit("handgrad's test part differs from the benchmark's")
 

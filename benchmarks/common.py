@@ -201,7 +201,7 @@ def prepare_shared(cfg, threads: int | None):
     """
     import torch
 
-    from handgrad.experiment import prepare_data
+    from handgrad.tasks import load_data as prepare_data
 
     threads = match_threads(threads)
     t0 = time.perf_counter()
@@ -305,7 +305,7 @@ def torch_cyclical_fit(cfg, model, weights, tensors) -> dict:
     term on ``weights``; returns the final record's numbers as the handgrad side's ``fit_summary``."""
     import torch
 
-    from handgrad.experiment import plan
+    from handgrad.tasks import plan
 
     tc = cfg.train
     p = plan(tc, len(tensors[1]), len(tensors[1]))
@@ -318,8 +318,8 @@ def torch_cyclical_fit(cfg, model, weights, tensors) -> dict:
 
 
 def fit_summary(cfg, data) -> dict:
-    """The handgrad side: ``handgrad.experiment.fit`` (the public API); the final record's numbers."""
-    from handgrad.experiment import fit
+    """The handgrad side: ``handgrad.tasks.runs.train``, as ``handgrad train``; the final record's numbers."""
+    from handgrad.tasks.runs import train as fit
 
     h = fit(cfg, data, progress=False).history
     return {"n_records": len(h), "val_accuracy": h.last("val_accuracy"), "train_cost": h.last("train_cost")}

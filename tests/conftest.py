@@ -13,11 +13,11 @@ from fakes import make_fake_cifar
 @pytest.fixture(autouse=True)
 def _fresh_data_cache():
     """Data sets are cached in memory per process; tests that swap data must not see stale ones."""
-    from handgrad import experiment
+    from handgrad import tasks
 
-    experiment._cache.clear()
+    tasks._cache.clear()
     yield
-    experiment._cache.clear()
+    tasks._cache.clear()
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from handgrad import experiment, io
+from handgrad import modelfile, tasks
+from handgrad.tasks import runs
 from handgrad.cli import app
 from handgrad.config import load_config
 from handgrad.gradcheck import check_model, numerical_gradient, relative_error
-from handgrad.models import Model, mlp
+from handgrad.model import Sequential as Model
+from handgrad.networks import mlp
 from handgrad.nn import BatchNorm, Dense, Dropout, ReLU
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "bn"
@@ -192,9 +194,9 @@ def test_copy_and_set_state_include_the_running_statistics(rng):
 def test_saved_model_keeps_gamma_beta_and_running_statistics(fake_data, tmp_path):
     cfg = load_config(CONFIGS / "3layer-bn.toml", {"data.n_val": 20, "train.n_s": 6, "train.n_cycles": 1,
                                                   "model.hidden": [16, 12], "train.n_batch": 10})
-    metrics = experiment.run(cfg, tmp_path / "run", progress=False, figures=False)
-    model, extra, meta = io.load_model(tmp_path / "run")
-    data = experiment.prepare_data(cfg)
+    metrics = runs.run(cfg, tmp_path / "run", progress=False, figures=False)
+    model, extra, meta = modelfile.load(tmp_path / "run")
+    data = tasks.load_data(cfg)
     bns = [l for l in model.layers if isinstance(l, BatchNorm)]
     assert len(bns) == 2 and all(int(l.buffers["count"]) == 12 for l in bns)
     with np.load(tmp_path / "run" / "model.npz") as z:
@@ -209,8 +211,8 @@ def test_snapshot_ensemble_and_keep_best_restore_the_statistics(fake_data, tmp_p
     cfg = load_config(CONFIGS / "3layer-bn.toml", {
         "data.n_val": 20, "train.n_s": 4, "train.n_cycles": 2, "model.hidden": [10], "train.n_batch": 10,
         "train.snapshot_ensemble": True, "train.keep_best": True, "train.records_per_cycle": 2})
-    data = experiment.prepare_data(cfg)
-    fitted = experiment.fit(cfg, data, progress=False)
+    data = tasks.load_data(cfg)
+    fitted = runs.train(cfg, data, progress=False)
     assert len(fitted.snapshots) == 2 and all("1.mean" in s["buffers"] for s in fitted.snapshots)
     best = fitted.history.best_step
     assert fitted.history["val_accuracy"][fitted.history["step"].index(best)] == \
@@ -229,7 +231,7 @@ def test_bn_configs_validate(name):
 def test_sheet_setting(name, n_s, n_updates):
     cfg = load_config(CONFIGS / f"{name}.toml")
     assert (cfg.data.n_val, cfg.train.n_batch, cfg.train.lam, cfg.train.sampling) == (5000, 100, 0.005, "shuffle")
-    p = experiment.plan(cfg.train, 45_000, 45_000)
+    p = tasks.plan(cfg.train, 45_000, 45_000)
     assert (p.n_s, p.n_updates) == (n_s, n_updates)
     assert cfg.model.batch_norm == name.endswith("-bn")
 
@@ -310,4 +312,4 @@ def test_bad_saved_buffers_are_named(rng, change, message):
     buffers = {k: v.copy() for k, v in model.get_buffers().items()}
     change(buffers)
     with pytest.raises(HandgradError, match=message):
-        Model.from_config(model.config(), model.get_params(), buffers, source="model.npz")
+        modelfile.build(model.config(), model.get_params(), buffers, source="model.npz")

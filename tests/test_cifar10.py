@@ -18,7 +18,7 @@ from fakes import (
     py2_pickle_bytes,
     write_cifar_batch,
 )
-from handgrad.data.cifar10 import CLASSES, load_batch, load_cifar10
+from handgrad.datasets.cifar import CLASSES, load_batch, load_cifar10
 from handgrad.errors import HandgradError
 
 N = 20  # images per fake batch

@@ -94,16 +94,21 @@ def test_missing_data_folder_is_named(tmp_path, monkeypatch):
 
 
 # -- a newcomer's first hour: the config reference, --out checked first, a page for one run ------
-def test_config_keys_lists_every_key_with_type_default_and_meaning():
-    from handgrad.config_reference import reference
+def test_config_keys_lists_every_key_of_every_kind_with_type_default_and_meaning():
+    from handgrad.config import kinds
+    from handgrad.config.reference import reference
 
     r = runner.invoke(app, ["config", "keys"])
     assert r.exit_code == 0, r.output
-    for k in reference():
-        assert f"  {k.key}  (" in r.output, k.key
-        assert k.meaning, f"{k.key} has no meaning in the schema"
+    for kind, cls in kinds().items():
+        assert f"=== [model] kind = {kind!r}" in r.output
+        for k in reference(cls):
+            assert f"  {k.key}  (" in r.output, k.key
+            assert k.meaning, f"{k.key} of kind {kind} has no meaning in the schema"
     assert "train.lambda  (float >= 0; default 0.0)" in r.output
     assert "model.hidden  (list of int >= 1; default [50])" in r.output
+    mlp = runner.invoke(app, ["config", "keys", "mlp"]).output
+    assert "model.hidden" in mlp and "model.convs" not in mlp and "train.seq_length" not in mlp
 
 
 def test_config_show_resolves_and_marks_what_was_given(tmp_path):
@@ -117,8 +122,8 @@ def test_config_show_resolves_and_marks_what_was_given(tmp_path):
 
 
 @pytest.mark.parametrize("key, hint", [("train.lamda", "did you mean train.lambda?"),
-                                       ("train.hidden", "did you mean model.hidden?"),
-                                       ("modle.kind", "modle: unknown key; did you mean model?")])
+                                       ("train.hidden", "did you mean model.hidden? (a key of model kind 'mlp')"),
+                                       ("modle.kind", "modle: unknown key for model kind 'linear'; did you mean model?")])
 def test_a_misspelt_key_gets_a_suggestion(tmp_path, key, hint):
     r = runner.invoke(app, ["config", "show", str(_config(tmp_path)), "--set", f"{key}=1"])
     assert r.exit_code == 2 and hint in r.output and "handgrad config keys" in r.output, r.output
@@ -137,7 +142,7 @@ def test_set_null_unsets_a_key_so_another_can_replace_it(fake_cifar, tmp_path):
 
 
 def test_train_checks_out_before_training_and_never_overwrites_silently(fake_cifar, tmp_path, monkeypatch):
-    from handgrad import experiment
+    from handgrad.tasks import runs
 
     def no_training(*a, **k):
         raise AssertionError("trained before checking --out")
@@ -145,7 +150,7 @@ def test_train_checks_out_before_training_and_never_overwrites_silently(fake_cif
     a_file = tmp_path / "README.md"
     a_file.write_text("mine")
     with monkeypatch.context() as mp:
-        mp.setattr(experiment, "fit", no_training)
+        mp.setattr(runs, "train", no_training)
         r = runner.invoke(app, ["train", str(_config(tmp_path)), "--out", str(a_file)])
         assert r.exit_code == 2 and "it is a file" in r.output, r.output
         r = runner.invoke(app, ["train", str(_config(tmp_path)), "--out", str(a_file / "run")])
@@ -155,7 +160,7 @@ def test_train_checks_out_before_training_and_never_overwrites_silently(fake_cif
     assert runner.invoke(app, ["train", str(_config(tmp_path)), "--out", str(out)]).exit_code == 0
     before = (out / "metrics.json").read_bytes()
     with monkeypatch.context() as mp:
-        mp.setattr(experiment, "fit", no_training)
+        mp.setattr(runs, "train", no_training)
         r = runner.invoke(app, ["train", str(_config(tmp_path)), "--set", "train.eta=0.5", "--out", str(out)])
     assert r.exit_code == 2 and "already holds a run" in r.output and "--force" in r.output
     assert (out / "metrics.json").read_bytes() == before

@@ -11,29 +11,29 @@ from handgrad import testing
 from handgrad.cli import app
 from handgrad.gradcheck import check_model
 from handgrad.losses import LOSSES, CrossEntropy
-from handgrad.models import Model
+from handgrad.model import Sequential as Model
 from handgrad.nn import LAYER_TYPES, Dense, ReLU
 from handgrad.nn.conv import IMPLS
 
 
 @pytest.mark.parametrize("name", sorted(LAYER_TYPES))
 def test_layer_conforms(name):
-    testing.check_layer(name, max_examples=4)
+    testing.check_layer_conformance(name, max_examples=4)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_loss_conforms(name):
-    testing.check_loss(name, max_examples=4)
+    testing.check_loss_conformance(name, max_examples=4)
 
 
 def test_a_layer_class_is_accepted():
-    testing.check_layer(ReLU, max_examples=2)
-    testing.check_layer(Dense, max_examples=2)  # the registered factory of its LAYER_TYPES name
+    testing.check_layer_conformance(ReLU, max_examples=2)
+    testing.check_layer_conformance(Dense, max_examples=2)  # the registered factory of its LAYER_TYPES name
 
 
 def test_every_layer_can_be_built_for_the_checks():
     for name in LAYER_TYPES:
-        layer, x = testing.layer_factory(name)(testing.rng_draw(1), np.random.default_rng(1))
+        layer, x, *_ = testing.layer_factory(name)(testing.rng_draw(1), np.random.default_rng(1))
         assert type(layer) is LAYER_TYPES[name] and len(x) >= 1
 
 
@@ -43,7 +43,7 @@ def test_a_layer_needing_arguments_asks_for_a_factory(monkeypatch):
 
     monkeypatch.setitem(LAYER_TYPES, "Scale", Scale)
     with pytest.raises(TypeError, match="register_layer"):
-        testing.check_layer("Scale", max_examples=1)
+        testing.check_layer_conformance("Scale", max_examples=1)
 
 
 # -- a check that cannot fail is worth nothing ---------------------------------------------------
@@ -90,7 +90,7 @@ def _factory(cls, bias=True):
                                           (Accumulating, "second backward")])
 def test_wrong_backward_is_caught(cls, message):
     with pytest.raises(AssertionError, match=message):
-        testing.check_layer(_factory(cls), max_examples=3)
+        testing.check_layer_conformance(_factory(cls), max_examples=3)
 
 
 def test_upcast_is_caught():
@@ -98,7 +98,7 @@ def test_upcast_is_caught():
         return Upcasting(), rng.standard_normal((draw(1, 3), draw(1, 4)))
 
     with pytest.raises(AssertionError, match="float32 input gives"):
-        testing.check_layer(make, max_examples=2)
+        testing.check_layer_conformance(make, max_examples=2)
 
 
 def test_wrong_loss_gradient_is_caught():
@@ -108,7 +108,7 @@ def test_wrong_loss_gradient_is_caught():
             return loss, ds / 2
 
     with pytest.raises(AssertionError, match="dscores disagree"):
-        testing.check_loss(Halved, max_examples=2)
+        testing.check_loss_conformance(Halved, max_examples=2)
 
 
 def test_dropping_the_l2_term_is_caught(rng):

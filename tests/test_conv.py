@@ -9,10 +9,13 @@ import pytest
 
 from handgrad.errors import HandgradError
 from handgrad.gradcheck import check_model
-from handgrad.models import Model, convnet
+from handgrad.model import Sequential as Model
+from handgrad.networks import convnet
 from handgrad.nn import LAYER_TYPES
-from handgrad.nn.conv import (IMPLS, Conv1D, filter_rows, filters_from_rows, make_mf_matrix, make_mx_k,
-                              make_mx_matrix, sparse_mx)
+from handgrad.nn.conv import IMPLS, Conv1D
+from handgrad.nn.conv_matrices import (filter_rows, filters_from_rows, make_mf_matrix, make_mx_k, make_mx_matrix,
+                                       sparse_mx)
+from handgrad.nn import conv_variants
 
 
 def conv_by_definition(x: np.ndarray, F: np.ndarray, pad: int = 0) -> np.ndarray:
@@ -89,7 +92,7 @@ def run_layer(impl, F, b, x, dy, *, padding, first, precompute=False):
         layer.params["b"] = b.copy()
     layer.needs_input_grad = not first
     if precompute:
-        assert layer.precompute(x) > 0
+        assert conv_variants.precompute(layer, x) > 0
     y = layer.forward(x, train=True)
     dx = layer.backward(dy)
     return y, {k_: v.copy() for k_, v in layer.grads.items()}, dx
@@ -128,7 +131,7 @@ def test_all_impls_identical(bias, padding, kind):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("padding", [0, 2])
 def test_fast_skipping_zero_windows_matches_reference(monkeypatch, live_fraction, bias, padding):
-    import handgrad.nn.conv as conv_mod
+    import handgrad.nn.conv_fast as conv_mod
 
     monkeypatch.setattr(conv_mod, "_LIVE_MIN_WORK", 0)  # compact even these tiny layers
     monkeypatch.setattr(conv_mod, "_LIVE_FRACTION", live_fraction)
@@ -204,7 +207,7 @@ def test_variant_a_cache_is_reused():
     for impl in ("a", "ab"):
         layer = Conv1D(6, 10, 3, 4, impl=impl, dtype=np.float64)
         layer.needs_input_grad = False
-        assert layer.precompute(X) == 7
+        assert conv_variants.precompute(layer, X) == 7
         layer.forward(X[:5], train=True)
         layer.backward(rng.standard_normal((5, 8 * 4)))
         assert len(layer._mx_cache) == 7  # no new entries: every row was precomputed
@@ -212,9 +215,9 @@ def test_variant_a_cache_is_reused():
         layer.backward(rng.standard_normal((5, 8 * 4)))
         assert len(layer._mx_cache) == 11
     with pytest.raises(HandgradError, match="impl 'a' or 'ab'"):
-        Conv1D(6, 10, 3, 4).precompute(X)
+        conv_variants.precompute(Conv1D(6, 10, 3, 4), X)
     with pytest.raises(HandgradError, match="input is data"):
-        Conv1D(6, 10, 3, 4, impl="a").precompute(X)
+        conv_variants.precompute(Conv1D(6, 10, 3, 4, impl="a"), X)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -328,8 +331,9 @@ def test_conv_errors():
     layer = Conv1D(4, 5, 3, 2)
     with pytest.raises(HandgradError, match=r"expected \(N, 20\)"):
         layer.forward(np.zeros((2, 21), np.float32))
-    with pytest.raises(HandgradError, match="first layer"):
-        layer.forward(np.zeros((2, 5), np.int64))
+    # index input is data, whether or not the layer is a model's first: no dx (a layer works alone)
+    y = layer.forward(np.zeros((2, 5), np.int64))
+    assert layer.backward(np.ones_like(y)) is None and set(layer.grads) == {"F"}
     layer.needs_input_grad = False
     with pytest.raises(HandgradError, match="-1..3"):
         layer.forward(np.full((2, 5), 4))

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fakes import SURNAME_CLASSES, SURNAME_N_VAL, SURNAME_PER_CLASS, make_fake_surnames
-from handgrad import experiment
+from handgrad import tasks
+from handgrad.tasks import gradchecks, runs
 from handgrad.cli import app
 from handgrad.config import load_config
 from handgrad.errors import HandgradError
@@ -47,7 +48,7 @@ def _config(tmp_path, text: str = "") -> Path:
 
 # -- data ----------------------------------------------------------------------------------------
 def test_prepare_surnames_gives_index_inputs_and_meta(tiny_surnames, tmp_path):
-    data = experiment.prepare_data(load_config(_config(tmp_path)))
+    data = tasks.load_data(load_config(_config(tmp_path)))
     assert np.issubdtype(data.X_train.dtype, np.integer) and data.X_train.shape == (len(data.y_train), 18)
     assert len(data.y_val) == 4 * N_VAL and data.classes == tuple(CLASSES)
     m = data.meta
@@ -59,21 +60,21 @@ def test_prepare_surnames_gives_index_inputs_and_meta(tiny_surnames, tmp_path):
 
 
 def test_tutorial_source_and_fallback(tiny_surnames, tmp_path, monkeypatch):
-    from handgrad.data import surname_sources as sn
-    from handgrad.data.surnames import load_surnames
+    from handgrad.datasets.names import tutorial as sn
+    from handgrad.datasets.names.files import load_surnames
 
     fake = load_surnames(tiny_surnames / "surnames")
     fake.source = "tutorial (stub)"
     calls = []
     monkeypatch.setattr(sn, "load_tutorial_names", lambda seed=0, cache_dir=None: calls.append(seed) or fake)
     cfg = load_config(_config(tmp_path), {"data.source": "tutorial"})
-    assert experiment.prepare_data(cfg).meta["source"] == "tutorial (stub)" and calls == [0]
-    experiment._cache.clear()
+    assert tasks.load_data(cfg).meta["source"] == "tutorial (stub)" and calls == [0]
+    tasks._cache.clear()
     empty = tmp_path / "nosurnames"
     empty.mkdir()
     monkeypatch.setenv("HANDGRAD_DATA", str(empty))
     with pytest.warns(UserWarning, match="no surnames/ folder"):
-        experiment.prepare_data(load_config(_config(tmp_path)))
+        tasks.load_data(load_config(_config(tmp_path)))
     assert calls == [0, 0]
 
 
@@ -149,10 +150,10 @@ def test_reference_impls_train_like_fast(tiny_surnames, tmp_path, impl):
     """impl a/ab precompute the first layer's sparse MX on the index inputs; all impls agree."""
     base = load_config(_config(tmp_path), {"train.n_updates": 10, "train.record_every": 5,
                                            "train.dtype": "float64"})
-    data = experiment.prepare_data(base)
-    fast = experiment.fit(base, data, progress=False)
+    data = tasks.load_data(base)
+    fast = runs.train(base, data, progress=False)
     other_cfg = base.model_copy(update={"model": base.model.model_copy(update={"impl": impl})})
-    other = experiment.fit(other_cfg, data, progress=False)
+    other = runs.train(other_cfg, data, progress=False)
     if impl in ("a", "ab"):
         assert len(other.model.layers[0]._mx_cache) > 0
     for k, v in fast.model.get_params().items():
@@ -162,7 +163,7 @@ def test_reference_impls_train_like_fast(tiny_surnames, tmp_path, impl):
 def test_padding_same_bias_and_three_layers(tiny_surnames, tmp_path):
     cfg = load_config(_config(tmp_path), {"model.padding": "same", "model.bias": True,
                                           "model.convs": [[3, 6], [3, 6], [3, 6]], "train.n_updates": 20})
-    fitted = experiment.fit(cfg, experiment.prepare_data(cfg), progress=False)
+    fitted = runs.train(cfg, tasks.load_data(cfg), progress=False)
     assert fitted.model.layers[0].padding == 1 and "b" in fitted.model.layers[0].params
     r = runner.invoke(app, ["gradcheck", str(_config(tmp_path)), "--set", "model.padding=same",
                             "--set", "model.bias=true", "--set", "gradcheck.convs=[[3,4],[3,4],[3,4]]"])
@@ -198,7 +199,7 @@ def test_shipped_configs(name, tiny_surnames, tmp_path):
         assert cfg.model.convs == ([(5, 100), (3, 100)] if name == "final" else [(5, 20), (3, 20)])
     # runs end to end (a few updates) on the tiny data
     c = load_config(CONFIGS / f"{name}.toml", {"train.n_updates": 3, "train.record_every": 3})
-    m = experiment.run(c, None, progress=False)
+    m = runs.run(c, None, progress=False)
     assert 0 <= m["val_balanced_accuracy"] <= 1
 
 
@@ -213,11 +214,11 @@ def test_realdata_prepare_and_gradcheck():
     if not _real_surnames():
         pytest.skip("HANDGRAD_DATA has no surnames/")
     cfg = load_config(CONFIGS / "small-balanced.toml")
-    data = experiment.prepare_data(cfg)
+    data = tasks.load_data(cfg)
     assert data.X_train.shape == (19798, 19) and data.X_val.shape == (252, 19)
     assert data.meta["d"] == 28 and data.meta["alphabet"] == " '" + "abcdefghijklmnopqrstuvwxyz"
     assert np.bincount(data.y_val).tolist() == [14] * 18 and min(data.meta["train_class_counts"]) == 59
-    cases = experiment.gradcheck_cases(cfg)
+    cases = gradchecks.gradcheck_cases(cfg)
     assert [r["param"] for r in cases[0]["rows"]] == ["0.F", "2.F", "4.W"]
     assert cases[0]["max_rel"] < 1e-6
 
@@ -227,5 +228,5 @@ def test_realdata_short_balanced_run_beats_chance():
     if not _real_surnames():
         pytest.skip("HANDGRAD_DATA has no surnames/")
     cfg = load_config(CONFIGS / "small-balanced.toml", {"train.n_updates": 3000, "train.record_every": 500})
-    m = experiment.run(cfg, None, progress=False)
+    m = runs.run(cfg, None, progress=False)
     assert m["val_balanced_accuracy"] > 0.2  # chance is 1/18 = 0.056 (the full 20k-update run: 0.46)

@@ -202,11 +202,11 @@ def test_failing_trial_is_recorded_and_run_again_next_time(tmp_path, dask_layout
 
 
 def test_repeated_runs_on_the_cluster_equal_those_run_here(tmp_path, dask_layout):
-    from handgrad import experiment
+    from handgrad import repeat
 
     cfg = from_dict({k: v for k, v in TRIALS.items() if k != "search"})
-    there = experiment.run_repeated(cfg, tmp_path / "there", 3, layout=dask_layout, echo=lambda s: None)
-    here = experiment.run_repeated(cfg, tmp_path / "here", 3, progress=False)
+    there = repeat.run_repeated(cfg, tmp_path / "there", 3, layout=dask_layout, echo=lambda s: None)
+    here = repeat.run_repeated(cfg, tmp_path / "here", 3, progress=False)
     assert there["val_accuracy_runs"] == here["val_accuracy_runs"] and there["seeds"] == [0, 1, 2]
     assert sorted(p.name for p in (tmp_path / "there").glob("run-*")) == ["run-00", "run-01", "run-02"]
     assert (tmp_path / "there" / "run-00" / "figures").is_dir()  # the first seed's figures, as here

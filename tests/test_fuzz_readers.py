@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fakes import make_fake_cifar
-from handgrad import io, readers, search
+from handgrad import io, readers, search, modelfile
 from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
-from handgrad.models import convnet
+from handgrad.networks import convnet
 
 #: the default suite: the same 30 examples on every run, so that CI is reproducible
 FIXED = settings(max_examples=30, deadline=None, derandomize=True, database=None,
@@ -41,7 +41,8 @@ runner = CliRunner()
 def real(tmp_path_factory):
     """Files as handgrad writes them: a linear run folder, a search folder, a ConvNet model folder,
     a reproduce record and a report manifest."""
-    from handgrad import experiment
+    from handgrad import tasks
+    from handgrad.tasks import runs
     from handgrad.config import from_dict
     from handgrad.reproduce import environment
 
@@ -49,14 +50,14 @@ def real(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         make_fake_cifar(root / "data", n_per_batch=40)
         mp.setenv("HANDGRAD_DATA", str(root / "data"))
-        experiment._cache.clear()
+        tasks._cache.clear()
         cfg = from_dict({"name": "fuzz", "train": {"n_epochs": 1, "n_batch": 20, "eta": 0.01},
                          "search": {"grid": {"train.lambda": [0.0, 0.1]}}})
-        experiment.run(cfg, root / "run", figures=False)
+        runs.run(cfg, root / "run", figures=False)
         search.write_table(root / "search", search.run_search(cfg, root / "search"))
-        experiment._cache.clear()
+        tasks._cache.clear()
     model = convnet(5, 6, 3, [(3, 4)], rng=np.random.default_rng(0))
-    io.save_model(root / "convnet", model, meta={"dataset": "surnames", "alphabet": "abcde", "n_len": 6,
+    modelfile.save(root / "convnet", model, meta={"dataset": "surnames", "alphabet": "abcde", "n_len": 6,
                                                   "classes": ["x", "y", "z"]})
     io.write_json(root / "reproduce.json", {"id": "a1", "fingerprint": "0123456789abcdef", "quick": True,
                                             "repeat": 1, "commands": ["handgrad train x.toml"], "wall_seconds": 1.5})
@@ -91,8 +92,8 @@ def _check(real: Path, rel: str, reader, data: bytes) -> None:
                 _, problems = readers.read_ledger(folder / src.name)
                 assert all(p.startswith(str(folder / src.name)) for p in problems)
             elif reader is None:  # model.json / model.npz
-                model, _, _ = readers.read_model(folder)
-                saved, _, _ = readers.read_model(src.parent)
+                model, _, _ = modelfile.load(folder)
+                saved, _, _ = modelfile.load(src.parent)
                 # a damaged model never loads with other parameters (checksum, CRC, shapes)
                 for k, v in saved.get_params().items():
                     np.testing.assert_array_equal(model.get_params()[k], v)
@@ -149,7 +150,7 @@ def test_npy_header_padding_turned_into_a_parenthesis(real):
             shutil.copytree(real / "run", Path(tmp) / "run")
             (Path(tmp) / "run" / "model.npz").write_bytes(bytes(flipped))
             with pytest.raises(HandgradError, match="damaged .npy header"):
-                readers.read_model(Path(tmp) / "run")
+                modelfile.load(Path(tmp) / "run")
             r = runner.invoke(app, ["predict", str(Path(tmp) / "run"), "lee"])
             assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.output
 
@@ -193,7 +194,7 @@ ARRAYS = {"which": st.sampled_from(["run/model.npz", "convnet/model.npz"]), "pic
 
 
 def type_swapped_arrays(real, which, pick, dtype, reshape):
-    arrays = readers.read_npz(real / which)
+    arrays = modelfile.read_npz(real / which)
     k = sorted(arrays)[pick % len(arrays)]
     a = arrays[k].astype(dtype) if dtype != "<U3" else np.full(arrays[k].shape, "abc")
     arrays[k] = a.reshape(-1) if reshape else a

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from handgrad.gradcheck import (check_case, check_layer_grads, check_model, numerical_gradient, passed,
-                                reference_gradient, relative_error)
-from handgrad.models import linear_classifier, mlp
+from handgrad.gradcheck import check_layer_grads, check_model, numerical_gradient, reference_gradient, relative_error
+from handgrad.tasks.gradchecks import check_case, passed
+from handgrad.networks import linear_classifier, mlp
 from handgrad.nn import ReLU
 
 

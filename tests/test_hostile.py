@@ -7,7 +7,6 @@ from __future__ import annotations
 import io as _io
 import json
 import os
-import pickle
 import subprocess
 import sys
 import time
@@ -18,11 +17,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from handgrad import io, readers, search
+from handgrad import io, readers, search, modelfile
 from handgrad.config import read_run_config
 from handgrad.cli import app
 from handgrad.errors import HandgradError
-from handgrad.models import Model, convnet, mlp
+from handgrad.model import Sequential as Model
+from handgrad.networks import convnet, mlp
 from procs import handgrad_process, press_ctrl_c
 
 runner = CliRunner()
@@ -32,7 +32,7 @@ def _model_folder(tmp_path: Path, name: str = "run") -> Path:
     """A small ConvNet model folder as a surnames run writes it (alphabet, n_len, classes)."""
     folder = tmp_path / name
     model = convnet(5, 6, 3, [(3, 4)], rng=np.random.default_rng(0))
-    io.save_model(folder, model, arrays={"mean": np.zeros(3)},
+    modelfile.save(folder, model, arrays={"mean": np.zeros(3)},
                   meta={"dataset": "surnames", "alphabet": "abcde", "n_len": 6, "d": 5,
                         "classes": ["x", "y", "z"], "seed": 0})
     return folder
@@ -55,10 +55,10 @@ def _edit_json(path: Path, fn) -> None:
 def test_model_round_trip_records_version_arrays_and_checksum(tmp_path):
     folder = _model_folder(tmp_path)
     info = json.loads((folder / "model.json").read_text())
-    assert info["format_version"] == io.MODEL_FORMAT_VERSION
+    assert info["format_version"] == modelfile.FORMAT_VERSION
     assert info["arrays"]["param/0.F"] == {"dtype": "<f4", "shape": [5, 3, 4]}
     assert len(info["checksum"]) == 64
-    model, extra, meta = io.load_model(folder)
+    model, extra, meta = modelfile.load(folder)
     assert model.layers[0].params["F"].shape == (5, 3, 4) and extra["mean"].shape == (3,)
     assert meta["classes"] == ["x", "y", "z"]
 
@@ -66,31 +66,31 @@ def test_model_round_trip_records_version_arrays_and_checksum(tmp_path):
 def test_model_without_a_version_is_read_as_version_1(tmp_path):
     folder = _model_folder(tmp_path)
     _edit_json(folder / "model.json", lambda d: [d.pop(k) for k in ("format_version", "arrays", "checksum")])
-    model, _, _ = io.load_model(folder)
+    model, _, _ = modelfile.load(folder)
     assert len(model.layers) == 3
 
 
 def test_a_newer_format_version_is_refused(tmp_path):
     folder = _model_folder(tmp_path)
-    _edit_json(folder / "model.json", lambda d: d.update(format_version=io.MODEL_FORMAT_VERSION + 1))
+    _edit_json(folder / "model.json", lambda d: d.update(format_version=modelfile.FORMAT_VERSION + 1))
     with pytest.raises(HandgradError, match=r"model.json has model format version 2, written by a newer handgrad"):
-        io.load_model(folder)
+        modelfile.load(folder)
 
 
 def test_changed_arrays_fail_the_checksum(tmp_path):
     folder = _model_folder(tmp_path)
-    arrays = readers.read_npz(folder / "model.npz")
+    arrays = modelfile.read_npz(folder / "model.npz")
     arrays["param/0.F"] = arrays["param/0.F"] + np.float32(0.5)
     (folder / "model.npz").write_bytes(_npz_bytes(**arrays))
     with pytest.raises(HandgradError, match="does not match the checksum"):
-        io.load_model(folder)
+        modelfile.load(folder)
 
 
 def test_json_must_describe_the_arrays(tmp_path):
     folder = _model_folder(tmp_path)
     _edit_json(folder / "model.json", lambda d: d["arrays"]["param/2.W"].update(shape=[3, 9]))
     with pytest.raises(HandgradError, match=r"array param/2.W is <f4 \[3, 16\], listed as <f4 \[3, 9\]"):
-        io.load_model(folder)
+        modelfile.load(folder)
 
 
 def test_from_config_refuses_a_parameter_of_the_wrong_shape():
@@ -99,20 +99,20 @@ def test_from_config_refuses_a_parameter_of_the_wrong_shape():
     params["2.W"] = np.zeros((3, 4), np.float32)
     with pytest.raises(HandgradError, match=r"^some/model.npz: layer 2 \(Dense\) parameter W has shape \(3, 4\), "
                                             r"expected \(3, 5\)$"):
-        Model.from_config(model.config(), params, source="some/model.npz")
+        modelfile.build(model.config(), params, source="some/model.npz")
     params["2.W"] = np.zeros((3, 5), object)
     with pytest.raises(HandgradError, match=r"layer 2 \(Dense\) parameter W must be a floating-point array"):
-        Model.from_config(model.config(), params, source="m")
+        modelfile.build(model.config(), params, source="m")
     params.pop("2.W")
     with pytest.raises(HandgradError, match=r"layer 2 \(Dense\) parameter W is missing"):
-        Model.from_config(model.config(), params, source="m")
+        modelfile.build(model.config(), params, source="m")
 
 
 def test_layers_must_chain_and_sizes_are_checked_before_anything_is_allocated(tmp_path):
     folder = _model_folder(tmp_path)
     _edit_json(folder / "model.json", lambda d: d["model"]["layers"][2].update(d_in=17))
     with pytest.raises(HandgradError, match=r"layer 2 \(Dense\) takes inputs of size 17, but layer 0 gives 16"):
-        io.load_model(folder)
+        modelfile.load(folder)
     folder = _model_folder(tmp_path, "huge")
     # a size of 10^12 must be refused by the shape check, not by a failed allocation
     _edit_json(folder / "model.json", lambda d: d["model"]["layers"][0].update(nf=10**12))
@@ -120,7 +120,7 @@ def test_layers_must_chain_and_sizes_are_checked_before_anything_is_allocated(tm
     d["model"]["layers"][2].update(d_in=4 * 10**12)
     (folder / "model.json").write_text(json.dumps(d))
     with pytest.raises(HandgradError, match=r"layer 0 \(Conv1D\) parameter F has shape \(5, 3, 4\), expected"):
-        io.load_model(folder)
+        modelfile.load(folder)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -137,7 +137,7 @@ def test_model_json_problems_name_the_file(tmp_path, edit, message):
     folder = _model_folder(tmp_path)
     _edit_json(folder / "model.json", edit)
     with pytest.raises(HandgradError, match=message) as e:
-        io.load_model(folder)
+        modelfile.load(folder)
     assert str(folder) in str(e.value)
 
 
@@ -164,7 +164,7 @@ def test_a_pickled_object_array_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "pwned"
     (folder / "model.npz").write_bytes(_pickle_bomb(marker))
     with pytest.raises(HandgradError, match="only numbers are allowed"):
-        io.load_model(folder)
+        modelfile.load(folder)
     r = runner.invoke(app, ["predict", str(folder), "abc"])
     assert r.exit_code == 2
     assert r.stderr.count("\n") == 1 and str(folder / "model.npz") in r.stderr and "Traceback" not in r.output
@@ -325,7 +325,7 @@ def test_a_diverging_run_stops_keeps_the_best_and_records_it(fake_cifar, tmp_pat
     assert d["lr"] == 1e6 and d["loss"] in ("nan", "inf") and d["step"] >= 1 and d["kept_step"] < d["step"]
     assert f"training diverged at step {d['step']} (learning rate 1e+06)" in r.stderr
     assert np.isfinite(m["val_accuracy"]) and np.isfinite(m["train_cost"])
-    model, _, _ = io.load_model(out)  # the kept parameters are finite: the folder loads
+    model, _, _ = modelfile.load(out)  # the kept parameters are finite: the folder loads
     assert all(np.isfinite(v).all() for v in model.get_params().values())
     assert readers.read_metrics(out / "metrics.json")["diverged"]["step"] == d["step"]
 
@@ -459,7 +459,7 @@ def test_a_run_folder_over_a_file_is_a_clear_error(tmp_path):
 
 
 def test_trainer_stops_on_a_nan_loss_and_puts_back_the_best_parameters():
-    from handgrad.train import Trainer
+    from handgrad.training import Trainer
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 6)).astype(np.float32), rng.integers(0, 3, 40)
@@ -503,10 +503,10 @@ def test_layers_that_cannot_tell_their_shapes_are_checked_once_built(monkeypatch
     monkeypatch.setitem(LAYER_TYPES, "Scale", Scale)
     model = Model([*mlp(6, [5], 3).layers[:2], Scale(5), *mlp(6, [5], 3).layers[2:]])
     params = model.get_params()
-    assert set(Model.from_config(model.config(), params, source="m").get_params()) == set(params)
+    assert set(modelfile.build(model.config(), params, source="m").get_params()) == set(params)
     params["2.g"] = np.ones(4, np.float32)
     with pytest.raises(HandgradError, match=r"^m: layer 2 \(Scale\) parameter g has shape \(4,\), expected \(5,\)$"):
-        Model.from_config(model.config(), params, source="m")
+        modelfile.build(model.config(), params, source="m")
     params["2.g"], params["2.h"] = np.ones(5, np.float32), np.ones(5, np.float32)
     with pytest.raises(HandgradError, match="parameters the layers do not have: 2.h"):
-        Model.from_config(model.config(), params, source="m")
+        modelfile.build(model.config(), params, source="m")

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from handgrad import experiment
+from handgrad import repeat, tasks
+from handgrad.tasks import runs
 from handgrad.cli import app
-from handgrad.config import TrainConfig, load_config
+from handgrad.config import load_config
+from handgrad.config.tables import ImageTrain as TrainConfig
 from handgrad.gradcheck import check_model
-from handgrad.models import mlp
+from handgrad.networks import mlp
 from handgrad.nn import Dense, Dropout
 from handgrad.schedules import Cyclical
 
@@ -76,7 +78,7 @@ def test_init_std(init, expected):
 
 def test_default_mlp_init_is_fan_in():
     cfg = load_config(CONFIGS / "final.toml", {"model.init": None})
-    assert experiment.default_init(cfg) == "fan_in"
+    assert cfg.model.init == "fan_in"
 
 
 # -- schedule and plan -------------------------------------------------------------------------
@@ -90,15 +92,15 @@ def test_cyclical_values_at_key_steps():
 
 def test_plan_cycles_and_records():
     tc = TrainConfig(schedule="cyclical", n_s=800, n_cycles=3, records_per_cycle=9)
-    p = experiment.plan(tc, 10_000, 10_000)
+    p = tasks.plan(tc, 10_000, 10_000)
     assert (p.n_s, p.n_updates, p.record_every, p.steps_per_epoch) == (800, 4800, 177, 100)
     # n_s from the factor: 2 * floor(45000 / 100)
     tc = TrainConfig(schedule="cyclical", n_s_factor=2, n_cycles=2)
-    p = experiment.plan(tc, 45_000, 45_000)
+    p = tasks.plan(tc, 45_000, 45_000)
     assert (p.n_s, p.n_updates) == (900, 3600)
     # lengths in updates or epochs also work with the cyclical schedule
-    assert experiment.plan(TrainConfig(schedule="cyclical", n_s=500, n_updates=700), 10_000, 10_000).n_updates == 700
-    assert experiment.plan(TrainConfig(schedule="cyclical", n_s=500, n_epochs=10), 10_000, 10_000).n_updates == 1000
+    assert tasks.plan(TrainConfig(schedule="cyclical", n_s=500, n_updates=700), 10_000, 10_000).n_updates == 700
+    assert tasks.plan(TrainConfig(schedule="cyclical", n_s=500, n_epochs=10), 10_000, 10_000).n_updates == 1000
 
 
 @pytest.mark.parametrize("name,n_s,n_updates,n_train", [
@@ -106,7 +108,7 @@ def test_plan_cycles_and_records():
 def test_shipped_config_lengths(name, n_s, n_updates, n_train):
     cfg = load_config(CONFIGS / f"{name}.toml")
     assert cfg.model.kind == "mlp" and cfg.train.schedule == "cyclical"
-    p = experiment.plan(cfg.train, n_train, n_train)
+    p = tasks.plan(cfg.train, n_train, n_train)
     assert (p.n_s, p.n_updates) == (n_s, n_updates)
     assert 9 <= 2 * p.n_s / p.record_every <= 11  # ~10 records per cycle
 
@@ -119,7 +121,7 @@ def test_all_mlp_configs_validate(name):
 # -- on fake data ------------------------------------------------------------------------------
 def test_cyclical_mlp_run_records_by_step(fake_data, tmp_path):
     cfg = load_config(CONFIGS / "sheet-fig3.toml", {"train.n_s": 10, "train.n_batch": 8, "model.hidden": [16]})
-    m = experiment.run(cfg, tmp_path / "run", progress=False)
+    m = runs.run(cfg, tmp_path / "run", progress=False)
     assert m["n_updates"] == 20
     hist = json.loads((tmp_path / "run" / "history.json").read_text())["columns"]
     assert hist["step"] == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
@@ -141,7 +143,7 @@ def test_gradcheck_cli_on_final_config(fake_data):
 def test_repeat_reports_mean_std_and_runs(fake_data, tmp_path):
     cfg = load_config(CONFIGS / "final.toml", {"data.n_val": 20, "train.n_s": 5, "train.n_cycles": 1,
                                                "model.hidden": [8]})
-    agg = experiment.run_repeated(cfg, tmp_path / "rep", 3, progress=False)
+    agg = repeat.run_repeated(cfg, tmp_path / "rep", 3, progress=False)
     for k in ("train_accuracy", "val_accuracy", "test_accuracy"):
         assert len(agg[f"{k}_runs"]) == 3
         assert agg[f"{k}_mean"] == pytest.approx(np.mean(agg[f"{k}_runs"]))

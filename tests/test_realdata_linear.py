@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from handgrad import experiment
+from handgrad.tasks import gradchecks, runs
 from handgrad.config import load_config
 
 pytestmark = pytest.mark.realdata
@@ -18,7 +18,7 @@ def test_settings_reproduce_within_1_5_points(name):
     cfg = load_config(CONFIGS / f"{name}.toml")
     # setting 1 (eta .1) oscillates from epoch to epoch: compare the mean over 5 seeds
     seeds = range(5) if name == "setting1" else [0]
-    accs = [experiment.run(cfg.model_copy(update={"seed": s}), None, progress=False, figures=False)["test_accuracy"]
+    accs = [runs.run(cfg.model_copy(update={"seed": s}), None, progress=False, figures=False)["test_accuracy"]
             for s in seeds]
     assert abs(100 * sum(accs) / len(accs) - PUBLISHED[name]) <= 1.5, accs
 
@@ -26,12 +26,12 @@ def test_settings_reproduce_within_1_5_points(name):
 @pytest.mark.parametrize("loss", ["cross_entropy", "svm", "bce"])
 def test_gradients_below_1e6_on_real_data(loss):
     cfg = load_config(CONFIGS / "setting3.toml", {"model.loss": loss})
-    cases = experiment.gradcheck_cases(cfg)
+    cases = gradchecks.gradcheck_cases(cfg)
     assert {c["lambda"] for c in cases} == {0.0, 0.1, 1.0}
     assert max(c["max_rel"] for c in cases) < 1e-6
 
 
 @pytest.mark.slow
 def test_best_linear_reaches_41_5():
-    m = experiment.run(load_config(CONFIGS / "best.toml"), None, progress=False)
+    m = runs.run(load_config(CONFIGS / "best.toml"), None, progress=False)
     assert m["test_accuracy"] >= 0.415, m

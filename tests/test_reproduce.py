@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from handgrad import experiment, families
+from handgrad import families
+from handgrad.tasks import runs
 from handgrad.cli import app
 from handgrad.families import convnet
 from handgrad.reproduction import quick
@@ -34,18 +35,18 @@ def configs(tmp_path):
 @pytest.fixture
 def count_runs(monkeypatch):
     calls = []
-    real = experiment.run
+    real = runs.run
 
     def counting(cfg, run_dir, **kw):
         calls.append(cfg.name)
         return real(cfg, run_dir, **kw)
 
-    monkeypatch.setattr(experiment, "run", counting)
+    monkeypatch.setattr(runs, "run", counting)
     return calls
 
 
 def _reproduce(out, configs, *extra):
-    # in this process (--jobs 1): the runs are counted by patching experiment.run here
+    # in this process (--jobs 1): the runs are counted by patching runs.run here
     r = runner.invoke(app, ["reproduce", "linear", "--quick", "--out", str(out), "--configs", str(configs),
                             "--jobs", "1", *extra])
     assert r.exit_code == 0, r.output
@@ -108,8 +109,8 @@ def test_report_rerenders_without_training(fake_cifar, tmp_path, configs, monkey
     def no_training(*a, **k):
         raise AssertionError("report must not train")
 
-    monkeypatch.setattr(experiment, "run", no_training)
-    monkeypatch.setattr(experiment, "fit", no_training)
+    monkeypatch.setattr(runs, "run", no_training)
+    monkeypatch.setattr(runs, "train", no_training)
     r = runner.invoke(app, ["report", str(fam)])
     assert r.exit_code == 0, r.output
     assert (fam / "index.html").is_file() and "38.69" in (fam / "report.md").read_text()

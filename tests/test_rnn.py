@@ -13,13 +13,16 @@ from typer.testing import CliRunner
 
 from handgrad.cli import app
 from handgrad.config import from_dict
-from handgrad.data.sampling import SequenceBatches
-from handgrad.data.text import Alphabet, prepare_text, read_text
+from handgrad.batches import SequenceBatches
+from handgrad import tasks
+from handgrad.alphabet import Alphabet
+from handgrad.datasets.textfile import read_text
 from handgrad.errors import HandgradError
-from handgrad.generate import generate, next_char_probs, sample_run
+from handgrad.charrnn import generate, next_char_probs
+from handgrad.tasks.charrnn import sample_run
 from handgrad.gradcheck import check_model
-from handgrad.language_model import CharRNN, char_rnn
-from handgrad.optim import AdaGrad, ClipGrads
+from handgrad.charrnn import CharRNN, char_rnn
+from handgrad.optim import AdaGrad
 
 runner = CliRunner()
 REPEATED = "hello world, said the cat.\n"
@@ -77,7 +80,7 @@ def test_adagrad_and_clipping():
         layer.grads["W"][0, 0] = 100.0
     before = model.copy_params()
     g = {k: np.clip(v, -5, 5) for k, v in model.rnn.grads.items()}
-    ClipGrads(AdaGrad(eps=1e-8), 5.0).step(model, 0.1)
+    AdaGrad(eps=1e-8, clip=5.0).step(model, 0.1)
     for k in g:
         expected = before[f"0.{k}"] - 0.1 * g[k] / np.sqrt(g[k] ** 2 + 1e-8)
         np.testing.assert_allclose(model.rnn.params[k], expected, rtol=1e-12)
@@ -154,17 +157,17 @@ def test_text_splits_and_validation(tmp_path):
     p = tmp_path / "book.txt"
     p.write_text("abcdefghij" * 20)
     cfg = from_dict(_cfg(p))
-    data = prepare_text(cfg.data)
+    data = tasks.load_data(cfg)
     assert len(data.X_train) == 200 - 81 - 1 and len(data.X_val) == 81 - 1
     np.testing.assert_array_equal(data.y_train[:-1], data.X_train[1:])
     assert data.meta["alphabet"] == "abcdefghij" and data.K == 10
     assert data.meta["preamble"] == ("abcdefghij" * 12)[:119]  # no line break or space: all of train
-    from handgrad.data.text import preamble
+    from handgrad.datasets.textfile import preamble
 
     assert preamble("TITLE\n\nOne two") == "TITLE\n\n" and preamble("one two three") == "one two "
     bad = from_dict(_cfg(p, ), overrides={"data.n_val": 500})
     with pytest.raises(HandgradError, match="too few"):
-        prepare_text(bad.data)
+        tasks.load_data(bad)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +251,7 @@ def test_nucleus_keeps_the_top_mass():
 
 
 def test_generate_from_loaded_model_matches(tiny_run):
-    from handgrad.io import load_model
+    from handgrad.modelfile import load as load_model
 
     model, _, meta = load_model(tiny_run)
     assert isinstance(model, CharRNN)
@@ -261,7 +264,7 @@ def test_goblet_book_loads():
     from handgrad.config import load_config
 
     cfg = load_config(Path(__file__).parents[1] / "configs/rnn/goblet.toml")
-    data = prepare_text(cfg.data)
+    data = tasks.load_data(cfg)
     assert data.meta["n_chars"] == 1_107_542 and data.K == 80
     assert len(data.X_train) + len(data.X_val) == 1_107_542 - 2
 
@@ -269,7 +272,7 @@ def test_goblet_book_loads():
 def test_saved_rnn_is_checked_when_read(tiny_run, tmp_path):
     import shutil
 
-    from handgrad.io import load_model
+    from handgrad.modelfile import load as load_model
 
     bad = tmp_path / "bad"
     shutil.copytree(tiny_run, bad)
@@ -328,7 +331,8 @@ def test_training_matches_the_textbook_sheet_loop():
     """handgrad's batched BPTT, SequenceBatches, state reset and clipped AdaGrad take the same 30
     steps (over three epochs of a short text) as the step-by-step loop of the sheet."""
     from handgrad.schedules import Constant
-    from handgrad.train import ResetState, Trainer
+    from handgrad.charrnn import ResetState
+    from handgrad.training import Trainer
 
     text = (REPEATED * 12)[:300]
     chars = sorted(set(text))
@@ -336,7 +340,7 @@ def test_training_matches_the_textbook_sheet_loop():
     K, T = len(chars), 25
     model = char_rnn(K, 8, std=0.1, rng=np.random.default_rng(4), dtype=np.float64)
     start = model.copy_params()
-    trainer = Trainer(model, optimizer=ClipGrads(AdaGrad(), 5.0), schedule=Constant(0.1), n_batch=1,
+    trainer = Trainer(model, optimizer=AdaGrad(clip=5.0), schedule=Constant(0.1), n_batch=1,
                       batches=SequenceBatches(len(d) - 1, T, 1), callbacks=[ResetState()],
                       evaluate_train=False, stop_on_divergence=False)
     assert trainer.batches.steps_per_epoch == 11

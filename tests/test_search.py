@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from handgrad import search
 from handgrad.cli import app
-from handgrad.config import SearchConfig, from_dict, load_config
+from handgrad.config import from_dict, load_config
+from handgrad.config.tables import SearchConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "mlp"
 

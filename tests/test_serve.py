@@ -19,7 +19,8 @@ from PIL import Image  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from fakes import make_fake_cifar  # noqa: E402
-from handgrad import experiment  # noqa: E402
+from handgrad import modelfile, tasks  # noqa: E402
+from handgrad.tasks.runs import run as train_run  # noqa: E402
 from handgrad.cli import app as cli_app  # noqa: E402
 from handgrad.config import from_dict  # noqa: E402
 from handgrad.predict import predict_names  # noqa: E402
@@ -58,7 +59,7 @@ CONFIGS = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Run folders of a tiny surname ConvNet, a linear CIFAR-10 classifier and an MLP, trained with
-    ``handgrad.experiment.run`` on data written here."""
+    ``handgrad.tasks.runs.run`` on data written here."""
     root = tmp_path_factory.mktemp("serve")
     make_fake_cifar(root / "data", n_per_batch=60)
     write_surnames(root / "data" / "surnames", np.random.default_rng(0))
@@ -66,10 +67,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HANDGRAD_DATA", str(root / "data"))
         for key, raw in CONFIGS.items():
-            experiment._cache.clear()
-            experiment.run(from_dict(raw), root / key, progress=False, figures=False)
+            tasks._cache.clear()
+            train_run(from_dict(raw), root / key, progress=False, figures=False)
             out[key] = root / key
-    experiment._cache.clear()
+    tasks._cache.clear()
     return out
 
 
@@ -150,7 +151,6 @@ def test_page_shows_what_the_model_is(names_api, runs):
 
 # -- images API ----------------------------------------------------------------------------------
 def test_classify_resizes_like_the_data(image_api, runs):
-    from handgrad import io as hio
     from handgrad.serve.model import image_to_row
 
     data = png_bytes(70, 40)
@@ -161,7 +161,7 @@ def test_classify_resizes_like_the_data(image_api, runs):
     r = image_api.post("/api/classify", files={"image": ("x.png", data, "image/png")})
     assert r.status_code == 200, r.text
     body = r.json()
-    model, extra, meta = hio.load_model(runs["linear"])
+    model, extra, meta = modelfile.load(runs["linear"])
     X = ((row / extra["scale"] - extra["mean"]) / extra["std"]).astype(np.float32)[None]
     want = model.predict_proba(X)[0]
     np.testing.assert_allclose(list(body["probabilities"].values()), want, rtol=1e-5, atol=1e-7)

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from fakes import make_fake_cifar, make_fake_cifar_tar
-from handgrad.data import sources
-from handgrad.data.cifar10 import load_cifar10
+from handgrad.datasets import sources
+from handgrad.datasets.cifar import load_cifar10
 from handgrad.errors import HandgradError
 
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"

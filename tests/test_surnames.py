@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handgrad.data import surname_sources as sn
-from handgrad.data.surname_sources import build_from_tutorial_zip, to_ascii
-from handgrad.data.surnames import Encoder, SurnameData, class_counts, load_surnames
+from handgrad.datasets.names import tutorial as sn
+from handgrad.datasets.names.tutorial import build_from_tutorial_zip, to_ascii
+from handgrad.datasets.names.encoder import Encoder
+from handgrad.datasets.names.files import SurnameData, class_counts, load_surnames
 from handgrad.errors import HandgradError
 
 CLASSES = ["Arabic", "Dutch", "Irish"]

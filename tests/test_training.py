@@ -5,13 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from handgrad import experiment, schedules
+from handgrad import repeat, schedules, tasks
+from handgrad.tasks import runs
 from handgrad.config import from_dict, load_config, parse_overrides
-from handgrad.data.sampling import EpochSampler
+from handgrad.batches import EpochSampler
 from handgrad.errors import HandgradError
-from handgrad.models import linear_classifier
+from handgrad.networks import linear_classifier
 from handgrad.optim import SGD, Adam, Momentum
-from handgrad.train import Trainer
+from handgrad.training import Trainer
 
 
 def test_schedules():
@@ -89,13 +90,13 @@ def test_config_errors_name_the_key(tmp_path):
 
 def test_plan_converts_cycles_and_records():
     cfg = from_dict({"train": {"schedule": "cyclical", "n_cycles": 2, "n_s_factor": 2, "records_per_cycle": 10}})
-    p = experiment.plan(cfg.train, epoch_size=10_000, n_train=10_000)
+    p = tasks.plan(cfg.train, epoch_size=10_000, n_train=10_000)
     assert p.n_s == 200 and p.n_updates == 800 and p.record_every == 40
 
 
 def test_experiment_run_writes_a_complete_run_folder(fake_cifar, tmp_path):
     cfg = from_dict({"name": "t", "train": {"n_epochs": 3, "eta": 0.01, "n_batch": 20}})
-    m = experiment.run(cfg, tmp_path / "run", progress=False)
+    m = runs.run(cfg, tmp_path / "run", progress=False)
     run = tmp_path / "run"
     for f in ("config.json", "history.json", "metrics.json", "model.npz", "model.json",
               "figures/learning_curves.png", "figures/templates.png", "figures/probability_histograms.png"):
@@ -103,24 +104,24 @@ def test_experiment_run_writes_a_complete_run_folder(fake_cifar, tmp_path):
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["test_accuracy"] == m["test_accuracy"] and 0 <= m["test_accuracy"] <= 1 and m["seconds"] > 0
     assert m["train_accuracy"] > 0.3  # the fake classes differ in mean colour
-    from handgrad.io import load_model
+    from handgrad.modelfile import load as load_model
 
     model, extra, meta = load_model(run)
-    data = experiment.prepare_data(cfg)
+    data = tasks.load_data(cfg)
     assert np.isclose(model.evaluate(data.X_test, data.y_test)["accuracy"], m["test_accuracy"])
     assert set(extra) == {"mean", "std", "scale"} and meta["classes"][0] == "airplane"
 
 
 def test_svm_run_has_no_histogram(fake_cifar, tmp_path):
     cfg = from_dict({"model": {"loss": "svm"}, "train": {"n_epochs": 1, "n_batch": 30}})
-    experiment.run(cfg, tmp_path / "svm", progress=False)
+    runs.run(cfg, tmp_path / "svm", progress=False)
     assert not (tmp_path / "svm/figures/probability_histograms.png").exists()
 
 
 def test_repeat_reports_mean_and_std(fake_cifar, tmp_path):
     cfg = from_dict({"model": {"kind": "mlp", "hidden": [8]},
                      "train": {"n_updates": 20, "schedule": "cyclical", "n_s": 5, "n_batch": 30}})
-    m = experiment.run_repeated(cfg, tmp_path / "rep", 3, progress=False)
+    m = repeat.run_repeated(cfg, tmp_path / "rep", 3, progress=False)
     assert len(m["test_accuracy_runs"]) == 3 and m["seeds"] == [0, 1, 2]
     assert np.isclose(m["test_accuracy_mean"], np.mean(m["test_accuracy_runs"]))
     assert np.isclose(m["test_accuracy_std"], np.std(m["test_accuracy_runs"], ddof=1))
@@ -128,7 +129,7 @@ def test_repeat_reports_mean_and_std(fake_cifar, tmp_path):
 
 
 def test_weight_averaging_puts_the_mean_of_the_iterates_in_the_model(rng):
-    from handgrad.train import Callback, WeightAveraging
+    from handgrad.callbacks import Callback, WeightAveraging
 
     X, y = _toy(rng)
     seen = []

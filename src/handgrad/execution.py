@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from handgrad.errors import HandgradError
 
 #: environment variable naming the scheduler of an existing Dask cluster (tcp://host:8786)
@@ -136,8 +138,6 @@ def run_tasks(tasks: Sequence[Task], layout: Layout, *, on_result: Callable[[Tas
     One progress bar (on stderr when it is a terminal, or as ``progress`` says) counts finished,
     failed and running tasks. ``echo`` gets one line on the layout (and the dashboard's address).
     """
-    from tqdm.auto import tqdm
-
     echo = echo or (lambda s: print(s, file=sys.stderr))
     summary = Summary(layout=layout)
     if not tasks:

@@ -1,9 +1,14 @@
 """Gradient checks: a reference gradient accurate to rounding, kink crossings, and the tables.
 
-Methods (``method``); the verdict always comes from ``complex``:
+The front door: ``check_gradients(model, X, y)``, ``check_layer(layer, x)`` and
+``check_loss(loss, scores, y)`` compare the analytic backward pass with a reference gradient in
+float64 and return a :class:`GradientCheck` (rows per parameter, ``passed``, a printable table). They
+work on any object that follows the layer or loss protocol, one you wrote included.
 
-- ``complex`` (the reference): the complex-step derivative Im f(x + ih)/h with h = 1e-20. The forward
-  pass runs in complex128 with the perturbation in the imaginary part, so nothing is subtracted: the
+Reference methods (``oracle``); the verdict of the pipeline's checks always comes from ``complex``:
+
+- ``complex`` (default): the complex-step derivative Im f(x + ih)/h with h = 1e-20. The forward pass
+  runs in complex128 with the perturbation in the imaginary part, so nothing is subtracted: the
   derivative is exact to rounding (relative error ~1e-16 of the derivative itself, whatever its size),
   where a finite difference loses everything below ulp(J)/h of the cost. That is why the course's
   methods cry wolf on entries whose true value is tiny (the data term and 2 lambda W nearly cancel).
@@ -11,6 +16,8 @@ Methods (``method``); the verdict always comes from ``complex``:
   the real part, L2 as sum(W*W) (never |W|^2 or vdot, which conjugate), no abs.
 - ``centred``: the course's ComputeGradsNumSlow, (J(x+h) - J(x-h))/(2h), O(h^2).
 - ``forward``: the course's ComputeGradsNum, (J(x+h) - J(x))/h, O(h).
+- ``torch``: PyTorch autograd on the same function (the 2025 sheets' ComputeGradsWithTorch), when
+  torch is installed; for handgrad's own layers and losses, or a layer you give a ``torch_forward``.
 
 The finite differences take ``f``'s terms (an array summing to the cost) term by term and sum them
 exactly (math.fsum), so terms the perturbation leaves alone cancel exactly.
@@ -30,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from handgrad.errors import HandgradError
 
 METHODS = ("complex", "centred", "forward")
 #: the method whose result is the verdict
@@ -175,19 +184,6 @@ def check_model(model, X: np.ndarray, y: np.ndarray, h: float | None = None, met
     return [compare(name, ga[name], *gn[name], eps) for name in ga]
 
 
-def check_case(model, X: np.ndarray, y: np.ndarray, *, method: str = REFERENCE, h: float | None = None,
-               eps: float = 1e-6) -> dict:
-    """One case of ``handgrad gradcheck``: ``method``'s rows (as the reports print them) and the
-    reference's (the verdict; the same rows when ``method`` is the reference)."""
-    rows = check_model(model, X, y, h, method, eps)
-    ref = rows if method == REFERENCE else check_model(model, X, y, None, REFERENCE, eps)
-    return {"method": method, "h": DEFAULT_H[method] if h is None else h,
-            "rows": [r.to_dict() for r in rows], "max_rel": max(r.max_rel for r in rows),
-            "kinks": sum(r.kinks for r in rows),
-            "reference": {"method": REFERENCE, "h": DEFAULT_H[REFERENCE], "rows": [r.to_dict() for r in ref],
-                          "max_rel": max(r.max_rel for r in ref), "kinks": sum(r.kinks for r in ref)}}
-
-
 # ---------------------------------------------------------------------------------------------
 # One layer, one loss
 # ---------------------------------------------------------------------------------------------
@@ -201,31 +197,37 @@ def _fixed_rng(layer) -> Callable[[object], None]:
     return lambda obj: setattr(obj, "rng", copy.deepcopy(state))
 
 
-def layer_grads(layer, x: np.ndarray, dy: np.ndarray, train: bool = False) -> tuple[dict, np.ndarray | None]:
-    """(grads, dx) of ``layer`` after forward(x) and backward(dy), as copies."""
-    layer.forward(x, train=train)
+def layer_grads(layer, x: np.ndarray, dy: np.ndarray, train: bool = False,
+                inputs: dict | None = None) -> tuple[dict, np.ndarray | None, dict]:
+    """(grads, dx, input grads) of ``layer`` after forward(x, **inputs) and backward(dy), as copies."""
+    layer.forward(x, train=train, **(inputs or {}))
     dx = layer.backward(dy)
-    return {k: v.copy() for k, v in layer.grads.items()}, None if dx is None else np.array(dx)
+    extra = {k: np.array(v) for k, v in getattr(layer, "input_grads", {}).items() if k in (inputs or {})}
+    return {k: v.copy() for k, v in layer.grads.items()}, None if dx is None else np.array(dx), extra
 
 
 def check_layer_grads(layer, x: np.ndarray, *, train: bool = False, method: str = REFERENCE,
-                      h: float | None = None, eps: float = 1e-6, seed: int = 0) -> list[Row]:
+                      h: float | None = None, eps: float = 1e-6, seed: int = 0, **inputs) -> list[Row]:
     """Backward of a layer against the numerical gradient of J = sum(forward(x) * R), R fixed random,
-    for every parameter and for dx (float input and ``needs_input_grad``). The layer is not changed."""
+    for every parameter, for dx (float input and ``needs_input_grad``) and for each extra input given
+    as a keyword (the RNN's ``h0``: its gradient is ``input_grads["h0"]``). The layer is not changed."""
     reset = _fixed_rng(layer)
     lay = copy.deepcopy(layer).astype(np.float64)
     integer = np.issubdtype(x.dtype, np.integer)
     x64 = x if integer else np.asarray(x, dtype=np.float64)
+    in64 = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
     reset(lay)
-    R = np.random.default_rng(seed).standard_normal(np.shape(lay.forward(x64, train=train)))
+    R = np.random.default_rng(seed).standard_normal(np.shape(lay.forward(x64, train=train, **in64)))
     reset(lay)
-    ga, dx = layer_grads(lay, x64, R, train)
+    ga, dx, gin = layer_grads(lay, x64, R, train, in64)
     ref = _as_reference(lay, method)
-    xr = x64 if integer else (x64.astype(np.complex128) if method == "complex" else x64.copy())
+    as_ref = (lambda a: a.astype(np.complex128)) if method == "complex" else (lambda a: a.copy())
+    xr = x64 if integer else as_ref(x64)
+    inr = {k: as_ref(v) for k, v in in64.items()}
 
     def f():
         reset(ref)
-        return (ref.forward(xr, train=train) * R).ravel()
+        return (ref.forward(xr, train=train, **inr) * R).ravel()
 
     def kinks():
         k = ref.kink_inputs()
@@ -234,6 +236,10 @@ def check_layer_grads(layer, x: np.ndarray, *, train: bool = False, method: str 
     rows = [compare(k, ga[k], *reference_gradient(f, ref.params[k], h, method, kinks), eps) for k in ga]
     if dx is not None and not integer:
         rows.append(compare("dx", dx, *reference_gradient(f, xr, h, method, kinks), eps))
+    for k in inr:
+        if k not in gin:
+            raise ValueError(f"{type(layer).__name__}.backward gave no input_grads[{k!r}] for the input {k!r}")
+        rows.append(compare(f"d{k}", gin[k], *reference_gradient(f, inr[k], h, method, kinks), eps))
     return rows
 
 
@@ -252,11 +258,6 @@ def check_loss_grads(loss, scores: np.ndarray, y: np.ndarray, *, method: str = R
     return [compare("dscores", ds, *reference_gradient(lambda: loss.terms(sr, y), sr, h, method, kinks), eps)]
 
 
-def passed(cases: list[dict], tol: float) -> bool:
-    """The verdict: every case's reference (complex-step) error at most ``tol``."""
-    return all(c["reference"]["max_rel"] <= tol for c in cases)
-
-
 _COURSE = {"centred": "ComputeGradsNumSlow", "forward": "ComputeGradsNum"}
 
 
@@ -266,25 +267,110 @@ def describe(method: str, h: float) -> str:
     return f"{name}, h={h:g}"
 
 
-def format_cases(cases: list[dict], tol: float) -> str:
-    """The table ``handgrad gradcheck CONFIG`` prints: per case and parameter the shown method's max
-    absolute and relative difference and kink crossings, the reference's when it is another method."""
-    other = cases and cases[0]["method"] != REFERENCE
-    head = f"{'batch':>5} {'lambda':>7} {'dims':>5} {'param':>8} {'max abs diff':>13} {'max rel diff':>13} {'kinks':>5}"
-    lines = [head + (f" {'complex rel':>12} {'kinks':>5}" if other else "")]
-    for c in cases:
-        for r, ref in zip(c["rows"], c["reference"]["rows"]):
-            line = (f"{c['batch_size']:>5} {c['lambda']:>7g} {c['n_dims']:>5} {r['param']:>8} "
-                    f"{r['max_abs']:>13.2e} {r['max_rel']:>13.2e} {r['kinks']:>5}")
-            if other:
-                line += f" {ref['max_rel']:>12.2e} {ref['kinks']:>5}"
-            lines.append(line + ("" if ref["max_rel"] <= tol else "  <-- above tolerance"))
-    if cases:
-        c = cases[0]
-        if other:
-            lines.append(f"table: {describe(c['method'], c['h'])}")
-        ref = c["reference"]
-        n_kinks = sum(x["reference"]["kinks"] for x in cases)
-        lines.append(f"verdict: {describe(ref['method'], ref['h'])}: {'PASSED' if passed(cases, tol) else 'FAILED'} "
-                     f"(tolerance {tol:g}; {n_kinks} kink crossings skipped)")
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------------------------
+# The front door
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class GradientCheck:
+    """The result of a check: one row per parameter (and dx, and other inputs) with the largest
+    absolute and relative error |ga - gn| / max(eps, |ga| + |gn|) and the kink crossings left out;
+    ``passed`` when every relative error is at most ``tol``. Prints as a table."""
+
+    what: str
+    rows: list[Row]
+    oracle: str
+    tol: float = 1e-6
+
+    @property
+    def max_rel(self) -> float:
+        return max((r.max_rel for r in self.rows), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel <= self.tol
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def table(self) -> str:
+        lines = [f"{'param':>8} {'shape':>14} {'max abs diff':>13} {'max rel diff':>13} {'kinks':>5}"]
+        for r in self.rows:
+            lines.append(f"{r.param:>8} {str(r.shape):>14} {r.max_abs:>13.2e} {r.max_rel:>13.2e} {r.kinks:>5}"
+                         + ("" if r.max_rel <= self.tol else "  <-- above tolerance"))
+        oracle = describe(self.oracle, DEFAULT_H[self.oracle]) if self.oracle in DEFAULT_H else "PyTorch autograd"
+        lines.append(f"{self.what}, against {oracle}: {'PASSED' if self.passed else 'FAILED'} "
+                     f"(largest relative error {self.max_rel:.2e}, tolerance {self.tol:g})")
+        return "\n".join(lines)
+
+    __str__ = table
+
+    def __repr__(self) -> str:
+        return self.table()
+
+
+def _oracle(oracle: str):
+    if oracle != "torch" and oracle not in METHODS:
+        raise ValueError(f"unknown oracle {oracle!r}; choose one of {', '.join(METHODS)} or torch")
+    if oracle == "torch":
+        try:
+            import handgrad.gradcheck_torch as gradcheck_torch  # optional: torch is never a dependency
+        except ModuleNotFoundError as e:
+            raise HandgradError("oracle='torch' needs PyTorch: pip install torch==2.13.0 (a CPU build), or use "
+                                f"the default oracle, the complex step ({e})") from None
+        return gradcheck_torch
+    return None
+
+
+def check_gradients(model, X: np.ndarray, y: np.ndarray, *, oracle: str = REFERENCE, train: bool | None = None,
+                    tol: float = 1e-6, eps: float = 1e-6) -> GradientCheck:
+    """Check every parameter's gradient of a model's cost (loss + L2) on (X, y), in float64 (the model
+    itself is not changed). ``train``: differentiate the training-mode cost (default when the model
+    uses batch statistics: batch norm)."""
+    m = copy.deepcopy(model).astype(np.float64)
+    X = X if np.issubdtype(getattr(X, "dtype", np.float64), np.integer) else X.astype(np.float64)
+    torch = _oracle(oracle)
+    if torch:
+        train = m.uses_batch_stats if train is None else train
+        ga = model_analytic_grads(m, X, y, train)  # leaves each layer's cache (dropout masks) for torch
+        gn = torch.model_reference(m, X, y, train)
+        rows = [compare(name, ga[name], gn[name], np.zeros(ga[name].shape, bool), eps) for name in ga]
+    else:
+        rows = check_model(m, X, y, method=oracle, eps=eps, train=train)
+    return GradientCheck(f"{type(model).__name__} gradients", rows, oracle, tol)
+
+
+def check_layer(layer, x: np.ndarray, *, train: bool = False, oracle: str = REFERENCE, tol: float = 1e-6,
+                eps: float = 1e-6, seed: int = 0, torch_forward=None, **inputs) -> GradientCheck:
+    """Check a layer's backward pass: the gradient of sum(forward(x) * R) (R fixed random) with respect
+    to every parameter, to x (float input) and to any extra input given as a keyword (``h0=`` for an
+    RNN). Any object with ``params``, ``grads``, ``forward(x, train)``, ``backward(dy)`` and
+    ``astype`` is checked, one you wrote included. With ``oracle="torch"``, ``torch_forward(params, x,
+    train)`` computes the same function with torch tensors (built in for handgrad's layers)."""
+    torch = _oracle(oracle)
+    if not torch:
+        rows = check_layer_grads(layer, x, train=train, method=oracle, eps=eps, seed=seed, **inputs)
+        return GradientCheck(f"{type(layer).__name__} gradients", rows, oracle, tol)
+    lay = copy.deepcopy(layer).astype(np.float64)
+    x64 = x if np.issubdtype(x.dtype, np.integer) else np.asarray(x, dtype=np.float64)
+    in64 = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    R = np.random.default_rng(seed).standard_normal(np.shape(copy.deepcopy(lay).forward(x64, train=train, **in64)))
+    ga, dx, gin = layer_grads(lay, x64, R, train, in64)  # leaves lay.cache as torch's Dropout needs it
+    gp, gx, gi = torch.layer_reference(lay, x64, R, train, torch_forward, **in64)
+    rows = [compare(k, ga[k], gp[k], np.zeros(ga[k].shape, bool), eps) for k in ga]
+    if dx is not None and gx is not None:
+        rows.append(compare("dx", dx, gx, np.zeros(dx.shape, bool), eps))
+    rows += [compare(f"d{k}", gin[k], gi[k], np.zeros(gin[k].shape, bool), eps) for k in gi]
+    return GradientCheck(f"{type(layer).__name__} gradients", rows, oracle, tol)
+
+
+def check_loss(loss, scores: np.ndarray, y: np.ndarray, *, oracle: str = REFERENCE, tol: float = 1e-6,
+               eps: float = 1e-6) -> GradientCheck:
+    """Check a loss's dscores against the reference gradient of its ``terms`` (float64)."""
+    torch = _oracle(oracle)
+    if torch:
+        s = np.asarray(scores, dtype=np.float64)
+        ds = loss(s.copy(), y)[1]
+        rows = [compare("dscores", ds, torch.loss_reference(loss, s, y), np.zeros(ds.shape, bool), eps)]
+    else:
+        rows = check_loss_grads(loss, scores, y, method=oracle, eps=eps)
+    return GradientCheck(f"{type(loss).__name__} gradients", rows, oracle, tol)

@@ -1,10 +1,8 @@
-"""What a training run records, indexed by update step; saved as JSON."""
+"""What a training run records, indexed by update step (``handgrad.fit`` returns it)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -13,13 +11,17 @@ class History:
 
     Always present: ``step`` (updates done), ``epoch`` (fractional), ``lr``; then whatever the
     evaluation returns for each split, prefixed ``train_``/``val_`` (cost, loss, accuracy, ...).
-    ``best_step`` is the step whose parameters were kept, when the best were kept.
+    ``best_step`` is the step whose parameters were kept, when the best were kept; ``diverged``
+    says where a run stopped on a NaN or infinite loss. ``history["val_accuracy"]`` is a column,
+    ``history.plot()`` draws the learning curves.
     """
 
     columns: dict[str, list] = field(default_factory=dict)
     best_step: int | None = None
     #: {"step", "lr", "loss", "kept_step"} when training stopped on a NaN/infinite loss
     diverged: dict | None = None
+    #: a character RNN's samples during training and its final passage (``handgrad.fit_text``)
+    text: dict | None = None
 
     def record(self, **row: float) -> None:
         n = len(self)
@@ -39,8 +41,20 @@ class History:
     def __contains__(self, key: str) -> bool:
         return key in self.columns
 
+    def keys(self) -> list[str]:
+        return list(self.columns)
+
     def last(self, key: str):
         return self.columns[key][-1]
+
+    def plot(self, by: str = "epoch", title: str = ""):
+        """The learning curves (cost, loss and accuracy on the training and validation data) as a
+        matplotlib Figure, which a notebook shows inline; needs matplotlib."""
+        from handgrad.plots import (
+            learning_curves,  # optional: drawing needs matplotlib, training never does
+        )
+
+        return learning_curves(self, by=by, title=title)
 
     def to_dict(self) -> dict:
         d = {"columns": self.columns, "best_step": self.best_step}
@@ -50,13 +64,9 @@ class History:
     def from_dict(cls, d: dict) -> "History":
         return cls(columns=d["columns"], best_step=d.get("best_step"), diverged=d.get("diverged"))
 
-    def save(self, path: Path) -> None:
-        from handgrad.io import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict()))
-
-    @classmethod
-    def load(cls, path: Path) -> "History":
-        from handgrad.readers import read_history
-
-        return cls.from_dict(read_history(path))
+    def __repr__(self) -> str:
+        if not len(self):
+            return "History(empty)"
+        last = ", ".join(f"{k}={v:.4g}" for k, v in ((k, self.last(k)) for k in self.columns if k != "step")
+                         if isinstance(v, (int, float)))
+        return f"History({len(self)} records to step {self.last('step')}: {last})"

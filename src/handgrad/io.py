@@ -9,13 +9,16 @@ file system is atomic, so readers see either the old file or the new one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from handgrad.schemas import MODEL_FORMAT_VERSION, arrays_checksum
+import numpy as np
+
+from handgrad.errors import HandgradError
 
 
 def _current_umask() -> int:
@@ -57,8 +60,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def _cannot_write(path: Path, e: OSError):
-    from handgrad.errors import HandgradError
-
     return HandgradError(f"cannot write {path}: {e.strerror or e}")
 
 
@@ -71,8 +72,6 @@ def check_run_folder(folder: str | os.PathLike, *, force: bool = False) -> Path:
     """Check, before any work, that a run can be written at ``folder``: refuse a path that is a file,
     a folder that already holds a run (unless ``force``), and a place that cannot be written (the
     nearest existing parent must be a writable folder). Nothing is created."""
-    from handgrad.errors import HandgradError
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise HandgradError(f"cannot write a run folder at {folder}: it is a file")
@@ -102,8 +101,6 @@ def staged_folder(folder: str | os.PathLike, last: str = "metrics.json") -> Iter
     folder = Path(folder)
     created = not folder.exists()
     if folder.exists() and not folder.is_dir():
-        from handgrad.errors import HandgradError
-
         raise HandgradError(f"cannot write a run folder at {folder}: it is a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -128,17 +125,8 @@ def staged_folder(folder: str | os.PathLike, last: str = "metrics.json") -> Iter
             shutil.rmtree(folder, ignore_errors=True)
 
 
-# --- run folders ----------------------------------------------------------------------
-# A run folder holds config.json (resolved), history.json, metrics.json, model.npz +
-# model.json (no pickle anywhere), and figures/. Reports and predictions read these; they
-# never retrain.
-
 def write_json(path: str | os.PathLike, obj) -> Path:
     """Pretty JSON, written atomically; NumPy scalars and arrays become plain numbers/lists."""
-    import json
-
-    import numpy as np
-
     def default(o):
         if isinstance(o, np.generic):
             return o.item()
@@ -149,40 +137,3 @@ def write_json(path: str | os.PathLike, obj) -> Path:
         raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
     return atomic_write_text(path, json.dumps(obj, indent=2, default=default) + "\n")
-
-
-def read_json(path: str | os.PathLike):
-    """A JSON file handgrad wrote, read as hostile input (see :mod:`handgrad.readers`)."""
-    from handgrad import readers
-
-    return readers.read_json(path, expect=None)
-
-
-def save_model(run_dir: str | os.PathLike, model, arrays: dict | None = None, meta: dict | None = None) -> None:
-    """``model.npz`` (parameters as 'param/<name>', buffers such as batch norm's running averages as
-    'buffer/<name>', extra arrays as 'extra/<key>') and ``model.json``: the format version, the
-    architecture, ``meta`` (e.g. class names or the alphabet), each array's dtype and shape, and the
-    arrays' checksum (:func:`arrays_checksum`)."""
-    import io as _io
-
-    import numpy as np
-
-    run_dir = Path(run_dir)
-    payload = {f"param/{k}": np.asarray(v) for k, v in model.get_params().items()}
-    payload.update({f"buffer/{k}": np.asarray(v) for k, v in model.get_buffers().items()})
-    payload.update({f"extra/{k}": np.asarray(v) for k, v in (arrays or {}).items()})
-    buf = _io.BytesIO()
-    np.savez(buf, **payload)
-    atomic_write_bytes(run_dir / "model.npz", buf.getvalue())
-    write_json(run_dir / "model.json", {
-        "format_version": MODEL_FORMAT_VERSION, "model": model.config(), "meta": meta or {},
-        "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in payload.items()},
-        "checksum": arrays_checksum(payload)})
-
-
-def load_model(run_dir: str | os.PathLike):
-    """(model, extra arrays, meta) from a run folder written by :func:`save_model`, every part
-    checked (see :func:`handgrad.readers.read_model`)."""
-    from handgrad import readers
-
-    return readers.read_model(run_dir)

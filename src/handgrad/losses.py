@@ -1,10 +1,13 @@
-"""Losses on class scores: each returns ``(loss, dscores)`` for a mini-batch.
+"""Losses on class scores, as objects: ``loss(scores, y)`` returns ``(loss, dscores)`` for a mini-batch.
 
-``scores`` is (N, K), ``y`` is (N,) integer labels in 0..K-1. The loss is the mean over the
-batch, and ``dscores`` (N, K) is its gradient with respect to ``scores`` (the 1/N included).
-The L2 term is not here: it lives beside the loss in the cost (see ``models.Model.cost``).
-Each loss also has ``probs`` (what the model's output means as probabilities, or None) so
-evaluation and the histograms of report 003 can use the same definition as training.
+``scores`` is (N, K), ``y`` is (N,) integer labels in 0..K-1. The loss is the mean over the batch,
+and ``dscores`` (N, K) is its gradient with respect to ``scores`` (the 1/N included). The L2 term is
+not here: it lives beside the loss in the model's cost (``Sequential.cost``), once.
+
+Every loss follows the same protocol (:class:`Loss`): ``__call__`` for training, ``terms`` (small
+pieces that sum to the loss, which the gradient check differentiates), ``probs`` (what the scores
+mean as probabilities, or None for the hinge), ``name`` and ``config()`` (how a saved model names
+it). ``handgrad.check_loss(loss, scores, y)`` checks a loss you write against the complex step.
 """
 
 from __future__ import annotations
@@ -46,7 +49,32 @@ def _check(scores: np.ndarray, y: np.ndarray) -> tuple[int, int]:
     return n, k
 
 
-class CrossEntropy:
+class Loss:
+    """The loss protocol. Subclasses set ``name`` and implement ``__call__`` and ``terms``."""
+
+    name = "loss"
+
+    def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
+        """(mean loss over the batch, dscores), with optional per-example weights."""
+        raise NotImplementedError
+
+    def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Small terms that sum to the loss (complex input too: the complex-step check)."""
+        raise NotImplementedError
+
+    def probs(self, scores: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def config(self) -> dict:
+        """The constructor arguments a saved model records beside ``name``."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class CrossEntropy(Loss):
     """Softmax + cross-entropy: l = -log p_y with p = softmax(s). dl/ds = p - onehot(y)."""
 
     name = "cross_entropy"
@@ -74,13 +102,16 @@ class CrossEntropy:
         return softmax(scores)
 
 
-class MultiClassHinge:
+class MultiClassHinge(Loss):
     """Multi-class SVM loss: l = sum_{j != y} max(0, s_j - s_y + margin)."""
 
     name = "svm"
 
     def __init__(self, margin: float = 1.0) -> None:
         self.margin = margin
+
+    def config(self) -> dict:
+        return {} if self.margin == 1.0 else {"margin": self.margin}
 
     def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
         n, _ = _check(scores, y)
@@ -119,7 +150,7 @@ class MultiClassHinge:
         return None  # hinge scores have no probabilistic reading
 
 
-class MultiBCE:
+class MultiBCE(Loss):
     """Sigmoid outputs + multiple binary cross-entropy, averaged over the K outputs.
 
     l = -(1/K) sum_k [(1 - y_k) log(1 - p_k) + y_k log p_k], p = sigmoid(s); dl/ds = (p - y)/K.
@@ -184,10 +215,15 @@ class SequenceCrossEntropy(CrossEntropy):
         return softmax(scores.reshape(-1, scores.shape[-1])).reshape(scores.shape)
 
 
-LOSSES = {"cross_entropy": CrossEntropy, "svm": MultiClassHinge, "bce": MultiBCE,
-          "sequence_cross_entropy": SequenceCrossEntropy}
+#: a saved model's loss name -> its class
+LOSSES: dict[str, type[Loss]] = {"cross_entropy": CrossEntropy, "svm": MultiClassHinge, "bce": MultiBCE,
+                                 "sequence_cross_entropy": SequenceCrossEntropy}
 
 
-def make_loss(name: str):
-    """Build a loss by its config name."""
-    return LOSSES[name]()
+def make_loss(loss: str | Loss, **kwargs) -> Loss:
+    """A loss object from its name (``"cross_entropy"``, ``"svm"``, ``"bce"``) or the object itself."""
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        return LOSSES[loss](**kwargs)
+    return loss

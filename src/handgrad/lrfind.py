@@ -23,8 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad.config import Config
+from handgrad import plots
+from handgrad.batches import EpochSampler
+from handgrad.config import ConfigBase
 from handgrad.errors import HandgradError
+from handgrad.io import write_json
+from handgrad.rngs import Rngs
+from handgrad.schedules import LinearRange
+from handgrad.tasks import load_data, optimizer, plan, task_for
+from handgrad.tasks.classifier import Classifier
+from handgrad.training import fit
 
 
 @dataclass
@@ -84,7 +92,7 @@ def suggest(lr, accuracy, loss=None, *, window: int = 5, min_factor: float = 10.
     return out
 
 
-def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | None = None,
+def range_test(cfg: ConfigBase, *, eta_min: float | None = None, eta_max: float | None = None,
                n_steps: int | None = None, n_points: int = 50, n_eval: int = 2000,
                window: int = 5, min_factor: float = 10.0, tol: float = 0.01,
                progress: bool | None = None) -> RangeTest:
@@ -94,31 +102,24 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
     n_steps: updates of the sweep (default one half cycle n_s of a cyclical config, else 4
     epochs); n_points: recording points; n_eval: images of each split evaluated per point.
     """
-    from handgrad import experiment, schedules
-    from handgrad.augment import ImageAugmenter
-    from handgrad.data.sampling import EpochSampler
-    from handgrad.train import ProgressBar, Trainer
-
+    task = task_for(cfg)
+    if not isinstance(task, Classifier):
+        raise HandgradError(f"the learning-rate range test is for classifiers; {cfg.name} is a {task.name}")
     tc = cfg.train
     lo = tc.eta_min if eta_min is None else eta_min
     hi = tc.eta_max if eta_max is None else eta_max
     if not 0 < lo < hi:
         raise HandgradError(f"range test needs 0 < eta_min < eta_max (got {lo:g}, {hi:g})")
-    data = experiment.prepare_data(cfg)
+    data = load_data(cfg)
     epoch_size = EpochSampler(data.y_train, tc.sampling, tc.sampling_power).epoch_size
-    p = experiment.plan(tc, epoch_size, len(data.y_train))
+    p = plan(tc, epoch_size, len(data.y_train))
     if n_steps is None:
         n_steps = p.n_s if p.n_s else 4 * p.steps_per_epoch
     if n_steps < 1:
         raise HandgradError("range test needs at least one step")
     every = max(1, n_steps // max(1, n_points))
-    init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.seed).spawn(2))
-    model = experiment.build_model(cfg, data.d, data.K, init_rng, data.meta).astype(np.dtype(tc.dtype))
-    augment = None
-    if tc.flip or tc.translate:
-        if "image_shape" not in data.meta:
-            raise HandgradError("train.flip / train.translate apply to images only (dataset cifar10)")
-        augment = ImageAugmenter(flip=tc.flip, translate=tc.translate, shape=tuple(data.meta["image_shape"]))
+    rngs = Rngs(cfg.seed)
+    model = task.build(cfg, data, rngs.init).astype(np.dtype(tc.dtype))
     # fixed evaluation subsets: a spread of the training data, the first n_eval validation images
     idx = np.linspace(0, len(data.y_train) - 1, min(n_eval, len(data.y_train))).astype(int)
     X_tr, y_tr = data.X_train[idx], data.y_train[idx]
@@ -128,13 +129,12 @@ def range_test(cfg: Config, *, eta_min: float | None = None, eta_max: float | No
         # the trainer passes the full sets; evaluate the matching fixed subset instead
         return m.evaluate(X_tr, y_tr) if X is data.X_train else m.evaluate(X_va, y_va)
 
-    sched = schedules.LinearRange(lo, hi, n_steps)
-    trainer = Trainer(model, optimizer=experiment.build_optimizer(tc), schedule=sched, n_batch=tc.n_batch,
-                      sampling=tc.sampling, sampling_power=tc.sampling_power, record_every=every, evaluate=evaluate, augment=augment,
-                      callbacks=[ProgressBar(f"lrfind {cfg.name}", disable=None if progress is None else not progress)],
-                      rng=train_rng, stop_on_divergence=False)
+    sched = LinearRange(lo, hi, n_steps)
     t0 = time.perf_counter()
-    h = trainer.fit(data.X_train, data.y_train, data.X_val, data.y_val, n_updates=n_steps)
+    h = fit(model, data.X_train, data.y_train, (data.X_val, data.y_val), optimizer=optimizer(tc), schedule=sched,
+            n_batch=tc.n_batch, n_updates=n_steps, sampling=tc.sampling, sampling_power=tc.sampling_power,
+            record_every=every, evaluate=evaluate, augment=task.augmenter(cfg, data), rng=rngs.train,
+            progress=progress, desc=f"lrfind {cfg.name}", stop_on_divergence=False)
     seconds = time.perf_counter() - t0
     cols = h.columns
     # the learning rate a recording point has just been trained with (step 0: the start)
@@ -153,38 +153,11 @@ def _finite(v) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def figure(res: RangeTest, path: Path, title: str = "") -> Path:
-    """Accuracy and loss against the learning rate, with the suggested eta_min / eta_max marked."""
-    from handgrad import plots
-
-    plt = plots.plt
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
-    lr = np.asarray(res.lr)
-    win = res.suggestion.get("window", 5)
-    for ax, key in zip(axes, ("accuracy", "loss")):
-        for split, style in (("train", "-"), ("val", "--")):
-            y = np.array([np.nan if v is None else v for v in getattr(res, f"{split}_{key}")], dtype=float)
-            ax.plot(lr, y, style, alpha=0.5, label="training" if split == "train" else "validation")
-        if key == "accuracy":
-            ax.plot(lr, smooth(res.val_accuracy, win), color="black", lw=1, label=f"validation, smoothed ({win})")
-        for k, c in (("eta_min", "green"), ("eta_max", "red")):
-            if res.suggestion.get(k) is not None:
-                ax.axvline(res.suggestion[k], color=c, ls=":", label=f"{k} = {res.suggestion[k]:.3g}")
-        ax.set_xlabel("learning rate")
-        ax.set_title(key)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return plots.save(fig, path)
-
-
 def write(res: RangeTest, out: Path, title: str = "") -> dict[str, Path]:
     """lrfind.json and lrfind.png in ``out``."""
-    from handgrad.io import write_json
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "lrfind.json", res.to_dict())
-    return {"json": out / "lrfind.json", "figure": figure(res, out / "lrfind.png", title)}
+    return {"json": out / "lrfind.json",
+            "figure": plots.save(plots.lr_range(res, smooth(res.val_accuracy, res.suggestion.get("window", 5)), title),
+                                 out / "lrfind.png")}

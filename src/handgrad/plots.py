@@ -1,32 +1,39 @@
-"""Figures, drawn with matplotlib's Agg backend (no screen needed) and saved atomically."""
+"""Figures with matplotlib (optional: ``pip install matplotlib``; the core never imports it).
+
+Every function returns a ``matplotlib.figure.Figure``, which a notebook shows inline and
+:func:`save` writes as a PNG (atomically). Figures are made without pyplot, so nothing depends on a
+screen or a backend, and a figure is freed as soon as it is not referenced.
+"""
 
 from __future__ import annotations
 
 import io as _io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from handgrad.io import atomic_write_bytes  # noqa: E402
+from handgrad.io import atomic_write_bytes
 
 
-def save(fig, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parent folders created; written atomically)."""
     buf = _io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def learning_curves(history, path: Path, *, by: str = "epoch", title: str = "") -> Path:
+def _figure(figsize, rows: int = 1, cols: int = 1, **kw):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, **kw)
+
+
+def learning_curves(history, *, by: str = "epoch", title: str = "") -> Figure:
     """Cost, loss and accuracy on training and validation data, by epoch or update step."""
     cols = history.columns
     x = cols[by]
     metrics = [m for m in ("cost", "loss", "accuracy", "balanced_accuracy") if f"train_{m}" in cols]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4))
+    fig, axes = _figure((4.2 * len(metrics), 3.4), 1, len(metrics))
     for ax, m in zip(np.atleast_1d(axes), metrics):
         for split, style in (("train", "-"), ("val", "--")):
             if f"{split}_{m}" in cols:
@@ -40,16 +47,15 @@ def learning_curves(history, path: Path, *, by: str = "epoch", title: str = "") 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def curve_grid(panels: list[list[tuple[str, object] | None]], path: Path, *, metric: str = "loss",
-               title: str = "") -> Path:
+def curve_grid(panels: list[list[tuple[str, object] | None]], *, metric: str = "loss", title: str = "") -> Figure:
     """Training and validation ``metric`` by update step, one panel per run, side by side: ``panels``
     is rows of (title, History) (None leaves a panel empty), e.g. the sensitivity study's sigmas
     across and with / without batch norm down. Panels share the y axis, so they compare at a glance."""
     n_rows, n_cols = len(panels), max(len(r) for r in panels)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.8 * n_cols, 3.0 * n_rows), sharey=True, squeeze=False)
+    fig, axes = _figure((3.8 * n_cols, 3.0 * n_rows), n_rows, n_cols, sharey=True, squeeze=False)
     for i, row in enumerate(panels):
         for j in range(n_cols):
             ax = axes[i][j]
@@ -72,27 +78,30 @@ def curve_grid(panels: list[list[tuple[str, object] | None]], path: Path, *, met
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def learning_rate(schedule, n_updates: int, path: Path) -> Path:
+def learning_rate(schedule, n_updates: int) -> Figure:
     """The learning rate of every update step."""
     t = np.arange(n_updates)
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = _figure((5, 3))
     ax.plot(t, [schedule(i) for i in t])
     ax.set_xlabel("update step")
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def class_templates(W: np.ndarray, classes, path: Path, shape=(3, 32, 32)) -> Path:
-    """Each row of W (K, 3072) as an image, min-max scaled, in a 2 x 5 grid (the course's montage)."""
+def class_templates(W, classes, shape=(3, 32, 32)) -> Figure:
+    """Each row of W (K, 3072) as an image, min-max scaled, in a 2 x 5 grid (the course's montage).
+    ``W`` may be a linear classifier itself (its first layer's W)."""
+    if hasattr(W, "layers"):
+        W = W.layers[0].params["W"]
     k = len(W)
     cols = 5 if k % 5 == 0 else k
     rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.1 * rows))
+    fig, axes = _figure((1.9 * cols, 2.1 * rows), rows, cols)
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
         if i < k:
@@ -101,12 +110,12 @@ def class_templates(W: np.ndarray, classes, path: Path, shape=(3, 32, 32)) -> Pa
             ax.imshow(im, interpolation="nearest")
             ax.set_title(classes[i], fontsize=9)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def probability_histograms(p_true: np.ndarray, correct: np.ndarray, path: Path, title: str = "") -> Path:
+def probability_histograms(p_true: np.ndarray, correct: np.ndarray, title: str = "") -> Figure:
     """Histograms of the probability given to the ground-truth class, correct vs incorrect."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = _figure((5.5, 3.5))
     bins = np.linspace(0, 1, 41)
     ax.hist(p_true[correct], bins=bins, alpha=0.6, label=f"correctly classified ({int(correct.sum())})")
     ax.hist(p_true[~correct], bins=bins, alpha=0.6, label=f"incorrectly classified ({int((~correct).sum())})")
@@ -116,13 +125,13 @@ def probability_histograms(p_true: np.ndarray, correct: np.ndarray, path: Path, 
         ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def confusion(cm: np.ndarray, classes, path: Path, title: str = "") -> Path:
+def confusion(cm: np.ndarray, classes, title: str = "") -> Figure:
     """Confusion matrix, rows true classes, columns predictions, counts written in the cells."""
     k = len(classes)
-    fig, ax = plt.subplots(figsize=(0.45 * k + 2.5, 0.45 * k + 2))
+    fig, ax = _figure((0.45 * k + 2.5, 0.45 * k + 2))
     ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(k), classes, rotation=90, fontsize=8)
     ax.set_yticks(range(k), classes, fontsize=8)
@@ -137,14 +146,14 @@ def confusion(cm: np.ndarray, classes, path: Path, title: str = "") -> Path:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def class_distribution(counts: dict[str, np.ndarray], classes, path: Path) -> Path:
+def class_distribution(counts: dict[str, np.ndarray], classes) -> Figure:
     """Bar plot of examples per class for each named set, on a log scale."""
     k = len(classes)
     width = 0.8 / len(counts)
-    fig, ax = plt.subplots(figsize=(0.5 * k + 2, 3.5))
+    fig, ax = _figure((0.5 * k + 2, 3.5))
     for i, (name, c) in enumerate(counts.items()):
         ax.bar(np.arange(k) + i * width, c, width, label=name)
     ax.set_yscale("log")
@@ -152,11 +161,11 @@ def class_distribution(counts: dict[str, np.ndarray], classes, path: Path) -> Pa
     ax.set_ylabel("names")
     ax.legend()
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def search_scatter(records: list[dict], key: str, path: Path, *, ylabel: str = "validation accuracy",
-                   metric: str = "val_accuracy") -> Path:
+def search_scatter(records: list[dict], key: str, *, ylabel: str = "validation accuracy",
+                   metric: str = "val_accuracy") -> Figure:
     """Every trial's ``metric`` against the hyper-parameter ``key`` (e.g. lambda), one series per
     combination of the other keys searched (e.g. eta), the top three ringed. The x axis is
     logarithmic, and symmetric-log around zero when a trial has ``key`` = 0, so no trial is dropped."""
@@ -165,7 +174,7 @@ def search_scatter(records: list[dict], key: str, path: Path, *, ylabel: str = "
     for r in records:
         label = tuple(r["overrides"].get(k) for k in others)
         series.setdefault(label, []).append((float(r["overrides"][key]), r["metrics"][metric]))
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = _figure((6.5, 3.8))
     for label, pts in sorted(series.items(), key=lambda kv: str(kv[0])):
         pts.sort()
         name = ", ".join(f"{k.split('.')[-1]}={_short(v)}" for k, v in zip(others, label)) or "trials"
@@ -186,18 +195,18 @@ def search_scatter(records: list[dict], key: str, path: Path, *, ylabel: str = "
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
 def _short(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
-def smooth_loss(history, path: Path, title: str = "") -> Path:
+def smooth_loss(history, title: str = "") -> Figure:
     """A character RNN's smooth loss by update step, with its loss on the whole training and
     validation text at the recording points (same unit: the loss of one sequence)."""
     cols = history.columns
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = _figure((7, 3.8))
     for key, label, style in (("smooth_loss", "smooth loss", "-"), ("train_loss", "training text", "o--"),
                               ("val_loss", "validation text", "s--")):
         pts = [(s, v) for s, v in zip(cols["step"], cols.get(key, [])) if v is not None]
@@ -212,32 +221,29 @@ def smooth_loss(history, path: Path, title: str = "") -> Path:
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
-def run_figures(run_dir: Path, cfg, data, fitted) -> None:
-    """The figures a run folder gets, depending on the model and data."""
-    fig_dir = Path(run_dir) / "figures"
-    by = "step" if cfg.train.schedule == "cyclical" or cfg.train.n_updates else "epoch"
-    learning_curves(fitted.history, fig_dir / "learning_curves.png", by=by, title=cfg.name)
-    if cfg.train.schedule != "constant":
-        learning_rate(fitted.plan.schedule, fitted.plan.n_updates, fig_dir / "learning_rate.png")
-    model = fitted.model
-    if cfg.model.kind == "linear" and "image_shape" in data.meta:
-        class_templates(model.layers[0].params["W"], data.classes, fig_dir / "templates.png",
-                        tuple(data.meta["image_shape"]))
-    X_eval, y_eval = (data.X_test, data.y_test) if data.X_test is not None else (data.X_val, data.y_val)
-    probs = model.predict_proba(X_eval)
-    if probs is not None and data.X_test is not None:
-        p_true = probs[np.arange(len(y_eval)), y_eval]
-        correct = probs.argmax(axis=1) == y_eval
-        probability_histograms(p_true, correct, fig_dir / "probability_histograms.png",
-                               title=f"{cfg.name}: {cfg.model.loss} (test data)")
-    if cfg.data.dataset == "surnames":
-        from handgrad.metrics import confusion_matrix
-
-        cm = confusion_matrix(data.y_val, model.predict(data.X_val), data.K)
-        confusion(cm, data.classes, fig_dir / "confusion_val.png", title=f"{cfg.name}: validation")
-        counts = {"training": np.bincount(data.y_train, minlength=data.K),
-                  "validation": np.bincount(data.y_val, minlength=data.K)}
-        class_distribution(counts, data.classes, fig_dir / "class_distribution.png")
+def lr_range(res, val_smoothed: np.ndarray, title: str = "") -> Figure:
+    """The learning-rate range test: accuracy and loss against the learning rate, the smoothed
+    validation accuracy, and the suggested eta_min / eta_max marked (``handgrad.lrfind``)."""
+    fig, axes = _figure((9.5, 3.6), 1, 2)
+    lr = np.asarray(res.lr)
+    win = res.suggestion.get("window", 5)
+    for ax, key in zip(axes, ("accuracy", "loss")):
+        for split, style in (("train", "-"), ("val", "--")):
+            y = np.array([np.nan if v is None else v for v in getattr(res, f"{split}_{key}")], dtype=float)
+            ax.plot(lr, y, style, alpha=0.5, label="training" if split == "train" else "validation")
+        if key == "accuracy":
+            ax.plot(lr, val_smoothed, color="black", lw=1, label=f"validation, smoothed ({win})")
+        for k, c in (("eta_min", "green"), ("eta_max", "red")):
+            if res.suggestion.get(k) is not None:
+                ax.axvline(res.suggestion[k], color=c, ls=":", label=f"{k} = {res.suggestion[k]:.3g}")
+        ax.set_xlabel("learning rate")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -3,7 +3,7 @@
 Inference only: the run folder's ``model.json``/``model.npz`` and its ``meta`` (alphabet, n_len,
 classes, n-gram vocabulary, written by ``data.surname_inputs.prepare_surnames``) are all that is
 read; nothing is retrained. The folder may hold a ConvNet, the n-gram linear model, or an ensemble of them
-(``ensemble.json``, see ``handgrad.ensemble``), whose probabilities are averaged.
+(``ensemble.json``, see ``handgrad.tasks.ensemble``), whose probabilities are averaged.
 
 How a name is encoded, exactly as in training:
 
@@ -18,22 +18,27 @@ How a name is encoded, exactly as in training:
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-from handgrad.data.alphabet import describe, show_char
+from handgrad import modelfile
+from handgrad.alphabet import describe, show_char
+from handgrad.datasets.names.encoder import Encoder
+from handgrad.datasets.names.files import read_lines
+from handgrad.datasets.names.ngrams import CharNgrams
+from handgrad.datasets.names.tutorial import SPECIAL
 from handgrad.errors import HandgradError
+from handgrad.tasks import ensemble
 
 
 def fold_accents(name: str) -> str:
     """Accented letters to their ASCII base (NFD, combining marks dropped, ß -> ss, ...); other
     characters are kept, so a character still outside the alphabet is reported, not dropped."""
-    from handgrad.data.surname_sources import _SPECIAL
-
     s = unicodedata.normalize("NFD", name)
-    return unicodedata.normalize("NFC", "".join(_SPECIAL.get(ch, ch) for ch in s
+    return unicodedata.normalize("NFC", "".join(SPECIAL.get(ch, ch) for ch in s
                                                 if unicodedata.category(ch) != "Mn"))
 
 
@@ -62,12 +67,9 @@ class Predictor:
 
 def _load_member(run_dir: Path):
     """(model, features, encoder, classes) of one surnames run folder."""
-    from handgrad import io
-    from handgrad.data.surnames import Encoder
-
     if not run_dir.is_dir():
         raise HandgradError(f"run folder {run_dir} does not exist")
-    model, extra, meta = io.load_model(run_dir)
+    model, extra, meta = modelfile.load(run_dir)
     if meta.get("dataset") != "surnames":
         raise HandgradError(f"{run_dir} holds a model trained on {meta.get('dataset', 'unknown data')!r}; "
                             "handgrad predict takes a run on the surnames data")
@@ -79,8 +81,6 @@ def _load_member(run_dir: Path):
         raise HandgradError(f"{run_dir}/model.json lists no classes")
     enc = Encoder.from_dict(enc_info)
     if meta.get("input") == "ngrams":
-        from handgrad.data.ngrams import CharNgrams
-
         ngrams = CharNgrams.from_state(meta.get("ngrams", {}), extra)
         features = lambda names: ngrams.transform(names, dtype=model.dtype)  # noqa: E731
     else:
@@ -90,8 +90,6 @@ def _load_member(run_dir: Path):
 
 def load_predictor(run_dir: Path | str) -> Predictor:
     """The predictor of a surnames run folder (ConvNet, n-gram linear model or an ensemble of them)."""
-    from handgrad import ensemble
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HandgradError(f"run folder {run_dir} does not exist")
@@ -168,14 +166,10 @@ def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False, 
 
 def read_names(path: str) -> list[str]:
     """Names from a file, or from standard input for ``-``: one per line, blank lines skipped."""
-    import sys
-
-    from handgrad.data.surnames import _read_lines
-
     if path == "-":
         lines, where = sys.stdin.read().splitlines(), "standard input"
     else:
-        lines, where = _read_lines(Path(path), "names file"), path
+        lines, where = read_lines(Path(path), "names file"), path
     names = [line.strip() for line in lines if line.strip()]
     if not names:
         raise HandgradError(f"no names in {where} (expected one name per line)")

@@ -16,11 +16,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from handgrad import families, io, readers
+from handgrad.config import read_run_config
 from handgrad.errors import HandgradError
 from handgrad.reproduction import manifest as mf
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.tables import KIND_TABLES, gradcheck_tables, target_rows
-from handgrad.reproduction.verdicts import FAILED, NOT_REPRODUCED, PASSED, REPRODUCED, VERDICT_CLASS, VERDICTS
+from handgrad.reproduction.verdicts import (
+    FAILED,
+    NOT_REPRODUCED,
+    PASSED,
+    REPRODUCED,
+    VERDICT_CLASS,
+    VERDICTS,
+)
 
 FIGURE_NAMES = {"learning_curves.png": "learning curves", "learning_rate.png": "learning rate",
                 "templates.png": "class templates (rows of W)",
@@ -191,8 +199,6 @@ def _metric_rows(metrics: dict) -> list[dict]:
 def render_run(run_dir: str | os.PathLike) -> Path:
     """``index.html`` in a run folder: its metrics, per-class table, figures and resolved config."""
     import json
-
-    from handgrad.config import read_run_config
 
     run_dir = Path(run_dir)
     metrics = readers.read_metrics(run_dir / "metrics.json")

@@ -23,10 +23,19 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
-from handgrad import families, io, report
+from threadpoolctl import threadpool_limits
+
+from handgrad import execution, families, io, report
 from handgrad.errors import HandgradError
 from handgrad.reproduction.manifest import environment
-from handgrad.reproduction.plan import commands, configs_root, is_done, plan_experiment, run_dir, shell_command
+from handgrad.reproduction.plan import (
+    commands,
+    configs_root,
+    is_done,
+    plan_experiment,
+    run_dir,
+    shell_command,
+)
 from handgrad.reproduction.quick import QuickBudget
 from handgrad.reproduction.runners import execute
 from handgrad.reproduction.spec import Experiment
@@ -49,10 +58,6 @@ def reproduce(which: str = "all", *, out: str | os.PathLike = "reports", quick: 
     default): the matrices are small, and on a busy machine one thread is several times faster
     than two; workers of a cluster get their share of the cores.
     """
-    from threadpoolctl import threadpool_limits
-
-    from handgrad import execution
-
     out = Path(out)
     fams = families.select(which)
     root = configs_root(configs)

@@ -1,6 +1,7 @@
-"""Learning-rate schedules: each is a pure function of the update step t (0-based).
+"""Learning-rate schedules: each is a pure function of the update step t (0-based), ``schedule(t)``.
 
-Epoch-based schedules are built with ``steps_per_epoch`` so the trainer never special-cases one.
+Epoch-based schedules are built with ``steps_per_epoch`` so the trainer never special-cases one; any
+function of the step works as a schedule too (``handgrad.fit(..., schedule=lambda t: 0.1 / (1 + t))``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Constant:
+    """The same learning rate ``eta`` at every step (the A1 sheet)."""
+
     eta: float
 
     def __call__(self, t: int) -> float:

@@ -1,4 +1,5 @@
-"""What handgrad's own files look like: pydantic schemas the readers check them against.
+"""What handgrad's own JSON files look like: pydantic schemas the readers check them against (the
+model file's are :mod:`handgrad.modelfile`'s).
 
 Strict types (the string "0.5" is not a number, 1 is not true); extra keys are allowed, since files
 gain keys over time. Each schema's docstring names the file kind in error messages (see
@@ -7,15 +8,12 @@ gain keys over time. Each schema's docstring names the file kind in error messag
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 
-class _Schema(BaseModel):
+class Schema(BaseModel):
     # strict: "0.5" is not a number, 1 is not true; extra keys allowed (files gain keys over time)
     model_config = ConfigDict(strict=True, extra="allow")
 
@@ -39,7 +37,7 @@ def is_number(v) -> bool:
 
 # -- run folders, searches, reports ------------------------------------------------------------
 
-class TimingRow(_Schema):
+class TimingRow(Schema):
     """timing row."""
     impl: str
     precompute_s: Number = None
@@ -49,14 +47,14 @@ class TimingRow(_Schema):
     extrapolated: bool = False
 
 
-class GradcheckRow(_Schema):
+class GradcheckRow(Schema):
     """gradient check row."""
     param: str
     max_abs: float
     max_rel: float
 
 
-class GradcheckCase(_Schema):
+class GradcheckCase(Schema):
     """gradient check case."""
     batch_size: int
     n_dims: int
@@ -64,7 +62,7 @@ class GradcheckCase(_Schema):
     max_rel: float
 
 
-class Divergence(_Schema):
+class Divergence(Schema):
     """divergence record."""
     step: int
     lr: float
@@ -72,7 +70,7 @@ class Divergence(_Schema):
     kept_step: int | None = None
 
 
-class Metrics(_Schema):
+class Metrics(Schema):
     """metrics file."""
     name: str | None = None
     seconds: Number = None
@@ -103,7 +101,7 @@ class TrialMetrics(Metrics):
     seconds: float
 
 
-class Trial(_Schema):
+class Trial(Schema):
     """search trial record."""
     key: str
     overrides: dict[str, Any]
@@ -117,7 +115,7 @@ class Trial(_Schema):
         return self
 
 
-class HistoryFile(_Schema):
+class HistoryFile(Schema):
     """history file."""
     columns: dict[str, list[float | str | None]]
     best_step: int | None = None
@@ -132,7 +130,7 @@ class HistoryFile(_Schema):
         return self
 
 
-class RunMeta(_Schema):
+class RunMeta(Schema):
     """reproduce record."""
     fingerprint: str
     error: str | None = None
@@ -143,7 +141,7 @@ class RunMeta(_Schema):
     commands: list[str] | None = None
 
 
-class Manifest(_Schema):
+class Manifest(Schema):
     """report manifest."""
     family: str | None = None
     quick: bool = False
@@ -154,48 +152,3 @@ class Manifest(_Schema):
     environment: dict[str, Any] | None = None
     data_env: str | None = None
     blas_threads: int | None = None
-
-
-
-#: version of the model folder layout (model.json + model.npz); a reader refuses a newer one.
-#: A model.json without ``format_version`` was written before versions were recorded; its
-#: layout is version 1's, so it is read as version 1 (it has no checksum to verify).
-MODEL_FORMAT_VERSION = 1
-
-
-def arrays_checksum(arrays: dict) -> str:
-    """sha256 over every array's name, dtype, shape and bytes, in name order (C order bytes)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode() + b"\0")
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-# -- model folders ----------------------------------------------------------------------------
-
-class ArraySpec(_Schema):
-    """array description."""
-    dtype: str
-    shape: list[int]
-
-
-class ModelMeta(_Schema):
-    """model meta."""
-    dataset: str | None = None
-    classes: list[str] | None = None
-    alphabet: str | None = None
-    n_len: int | None = None
-    d: int | None = None
-    encoder: dict[str, Any] | None = None
-    seed: int | None = None
-
-
-class ModelFile(_Schema):
-    """model description."""
-    format_version: int = 1
-    model: dict[str, Any]
-    meta: ModelMeta = ModelMeta()
-    arrays: dict[str, ArraySpec] | None = None
-    checksum: str | None = None

@@ -18,8 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from handgrad import config as config_mod
-from handgrad.config import Config, SearchConfig
+from handgrad import execution, plots, readers
+from handgrad.config import ConfigBase
+from handgrad.config.tables import SearchConfig
 from handgrad.errors import HandgradError
+from handgrad.io import atomic_write_text, write_json
+from handgrad.tasks import runs
 
 LEDGER = "ledger.jsonl"
 
@@ -40,7 +44,7 @@ def trial_overrides(sc: SearchConfig) -> list[dict]:
     return [{**c, **d} for c in combos for d in draws]
 
 
-def trial_key(cfg: Config) -> str:
+def trial_key(cfg: ConfigBase) -> str:
     """Identity of a trial: the hash of its resolved config (search table and name excluded)."""
     d = cfg.to_dict()
     d.pop("search", None)
@@ -51,8 +55,6 @@ def trial_key(cfg: Config) -> str:
 def read_ledger(folder: Path, warn=None) -> dict[str, dict]:
     """Finished trials by key. A last line cut short by a crash is dropped, a corrupted line is
     skipped; each is passed to ``warn`` (one message naming the file and the line) when given."""
-    from handgrad import readers
-
     out, problems = readers.read_ledger(Path(folder) / LEDGER)
     for msg in problems:
         if warn is not None:
@@ -79,15 +81,13 @@ def _append(folder: Path, rec: dict) -> None:
 
 
 def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dict:
-    from handgrad import experiment
-
     cfg = config_mod.from_dict(raw, overrides=overrides)
-    metrics = experiment.run(cfg, Path(run_dir) if run_dir else None, progress=False, figures=False,
+    metrics = runs.run(cfg, Path(run_dir) if run_dir else None, progress=False, figures=False,
                              desc=f"trial {key}")
     return {"key": key, "overrides": overrides, "metrics": metrics}
 
 
-def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None = None, jobs: int = 1,
+def run_search(base: ConfigBase, folder: Path, *, extra_overrides: list[dict] | None = None, jobs: int = 1,
                keep_runs: bool = False, on_done=None, layout=None, on_failed=None,
                progress: bool | None = False, echo=None, warn=_stderr) -> list[dict]:
     """Run the trials of ``base.search`` (or ``extra_overrides``) not yet in the ledger.
@@ -99,8 +99,6 @@ def run_search(base: Config, folder: Path, *, extra_overrides: list[dict] | None
     (done before or now), sorted by validation accuracy. Problems found in the ledger (a line cut
     short, a corrupted line) go to ``warn``.
     """
-    from handgrad import execution
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     raw = base.to_dict()
@@ -161,8 +159,6 @@ def parse_grid(items: list[str]) -> dict[str, list]:
 def write_table(folder: Path, records: list[dict]) -> Path:
     """results.md (sorted by validation accuracy, top 3 in bold), results.json, and a plot of
     validation accuracy against lambda when lambda varied."""
-    from handgrad.io import atomic_write_text, write_json
-
     folder = Path(folder)
     keys = sorted({k for r in records for k in r["overrides"]})
     cols = ["rank", *keys, "train acc", "val acc", "test acc", "seconds"]
@@ -179,9 +175,7 @@ def write_table(folder: Path, records: list[dict]) -> Path:
     write_json(folder / "results.json", records)
     lam_key = next((k for k in keys if k in ("train.lambda", "train.lam")), None)
     if lam_key and len(records) > 1:
-        from handgrad.plots import search_scatter
-
-        search_scatter(records, lam_key, folder / "val_accuracy_vs_lambda.png")
+        plots.save(plots.search_scatter(records, lam_key), folder / "val_accuracy_vs_lambda.png")
     if len(keys) in (1, 2) and all((folder / "runs" / r["key"] / "history.json").is_file() for r in records):
         curves_side_by_side(folder, records, keys)
     return folder / "results.md"
@@ -190,9 +184,6 @@ def write_table(folder: Path, records: list[dict]) -> Path:
 def curves_side_by_side(folder: Path, records: list[dict], keys: list[str]) -> Path:
     """``loss_curves.png``: the kept runs' loss curves (search --keep-runs), one panel per trial, the
     last key's values across and the first key's down (e.g. sigma across, batch norm on/off down)."""
-    from handgrad.history import History
-    from handgrad.plots import curve_grid
-
     across, down = keys[-1], keys[0] if len(keys) == 2 else None
 
     def values(k):
@@ -205,9 +196,9 @@ def curves_side_by_side(folder: Path, records: list[dict], keys: list[str]) -> P
         for av in values(across):
             r = by.get((dv, av) if down else (av,))
             title = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in zip(keys, (dv, av) if down else (av,)))
-            row.append(None if r is None else (title, History.load(Path(folder) / "runs" / r["key"] / "history.json")))
+            row.append(None if r is None else (title, runs.read_history(Path(folder) / "runs" / r["key"] / "history.json")))
         panels.append(row)
-    return curve_grid(panels, Path(folder) / "loss_curves.png", metric="loss")
+    return plots.save(plots.curve_grid(panels, metric="loss"), Path(folder) / "loss_curves.png")
 
 
 def _fmt(v) -> str:

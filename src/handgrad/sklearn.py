@@ -2,11 +2,10 @@
 
 ``LinearClassifier`` (softmax + cross-entropy, multi-class SVM, or sigmoid + multiple BCE) and
 ``MLPClassifier`` (ReLU hidden layers, dropout, constant or cyclical learning rate) are thin
-adapters: the hyper-parameters become a validated ``handgrad.config.Config``, and the network,
-the schedule and the optimizer are built by the same functions ``handgrad train`` uses
-(``experiment.build_model``, ``experiment.plan``, ``experiment.build_optimizer``); the
-``Trainer`` trains in float32. So a result here is a result of the package, not of a second
-implementation.
+adapters: the hyper-parameters become a validated config, and the network, the schedule and the
+optimizer are built by the same functions ``handgrad train`` uses (the image classifier task's
+``network``, ``handgrad.tasks.plan`` and ``optimizer``); ``handgrad.fit`` trains in float32. So a
+result here is a result of the package, not of a second implementation.
 
 scikit-learn conventions: hyper-parameters in ``__init__`` and validated in ``fit``; fitted
 state ends in ``_`` (``classes_``, ``n_features_in_``, ``model_``, ``history_``, ``n_iter_``
@@ -28,13 +27,15 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from handgrad import experiment
+from handgrad.batches import EpochSampler
 from handgrad.config import from_dict
-from handgrad.data.sampling import EpochSampler
 from handgrad.errors import HandgradError
 from handgrad.history import History
 from handgrad.losses import sigmoid, softmax
-from handgrad.train import Trainer, steps_per_epoch
+from handgrad.rngs import Rngs
+from handgrad.tasks import optimizer, plan
+from handgrad.tasks.classifier import ImageClassifier
+from handgrad.training import fit, steps_per_epoch
 
 __all__ = ["LinearClassifier", "MLPClassifier"]
 
@@ -144,11 +145,11 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
 
     def _init_state(self, classes: np.ndarray, d: int, n: int) -> None:
         cfg = self._config(n)
-        init_rng, self._train_rng = (np.random.default_rng(s)
-                                     for s in np.random.SeedSequence(_seed(self.random_state)).spawn(2))
+        rngs = Rngs(_seed(self.random_state))
+        self._train_rng = rngs.train
         self.classes_ = classes
-        self.model_ = experiment.build_model(cfg, d, len(classes), init_rng).astype(np.float32)
-        self._optimizer = experiment.build_optimizer(cfg.train)
+        self.model_ = ImageClassifier.network(cfg, d, len(classes), rngs.init).astype(np.float32)
+        self._optimizer = optimizer(cfg.train)
         self.history_ = History()
         self.n_iter_ = 0
         self.t_ = 0
@@ -166,11 +167,11 @@ class _HandgradClassifier(ClassifierMixin, BaseEstimator):
         tc = cfg.train
         self.model_.lam = tc.lam  # a warm start may change lambda between fits
         epoch_size = EpochSampler(y, tc.sampling).epoch_size
-        p = experiment.plan(tc, epoch_size, len(y))
+        p = plan(tc, epoch_size, len(y))
         n_updates = p.n_updates if epochs is None else epochs * p.steps_per_epoch
-        trainer = Trainer(self.model_, optimizer=self._optimizer, schedule=_Shifted(p.schedule, self.t_),
-                          n_batch=tc.n_batch, sampling=tc.sampling, rng=self._train_rng)
-        history = trainer.fit(X, y, n_updates=n_updates)
+        history = fit(self.model_, X, y, optimizer=self._optimizer, schedule=_Shifted(p.schedule, self.t_),
+                      n_batch=tc.n_batch, n_updates=n_updates, sampling=tc.sampling, rng=self._train_rng,
+                      progress=False)
         self._append_history(history)
         for layer in self.model_.layers:  # the last batch's activations need not live on with the model
             layer.cache, layer.grads = None, {}

@@ -1,23 +1,24 @@
 """Conformance checks for layers and losses, in the spirit of scikit-learn's ``check_estimator``.
 
-``check_layer(name_or_factory)`` checks one layer over shapes drawn with hypothesis:
+``check_layer_conformance(name_or_factory)`` checks one layer over shapes drawn with hypothesis:
 
 1. backward matches the complex-step reference (``handgrad.gradcheck``) for every parameter and for
    dx, in evaluation and in training mode (relative error below ``tol``; kink crossings skipped);
 2. calling backward twice gives the same grads and dx (grads are assigned, never accumulated);
 3. float32 in gives float32 out: output, grads and dx (no silent float64 upcast);
 4. the same seed gives the same numbers (parameters, and outputs in training mode);
-5. a model saved and reloaded the way ``io.save_model`` / ``io.load_model`` do (config() + params)
-   computes the same function.
+5. a model saved and reloaded by ``handgrad.modelfile`` (config() + params) computes the same function.
 
-``check_loss(name_or_loss)`` checks a loss likewise: dscores against the reference of its ``terms``,
+(``handgrad.check_layer(layer, x)`` is the first check alone, on one layer and input you give.)
+``check_loss_conformance(name_or_loss)`` checks a loss likewise: dscores against the reference of its ``terms``,
 terms summing to the loss, repeatable, float32 stays float32, rebuilt by name gives the same numbers.
 
 tests/test_conformance.py puts every layer of ``handgrad.nn.LAYER_TYPES`` and every loss of
 ``handgrad.losses.LOSSES`` through these (one test id each), and ``handgrad gradcheck --all`` prints
 the gradient table of all of them. **A new layer joins by one line**: adding it to ``LAYER_TYPES``
 is enough when ``Cls()`` builds it and it takes (N, d) float input; otherwise register a factory
-here, one decorator line above a function that builds the layer and an input batch from drawn sizes::
+here, one decorator line above a function that builds the layer and an input batch from drawn sizes
+(and, for a layer with other inputs, a dict of them: the RNN's initial state ``h0``)::
 
     @register_layer("Embedding")
     def _embedding(draw, rng):  # draw(lo, hi) -> int; rng: numpy Generator
@@ -40,10 +41,25 @@ from collections.abc import Callable
 
 import numpy as np
 
-from handgrad.gradcheck import (DEFAULT_H, REFERENCE, Row, check_layer_grads, check_loss_grads, check_model,
-                                describe)
+from handgrad import modelfile
+from handgrad.gradcheck import (
+    REFERENCE,
+    Row,
+    check_layer_grads,
+    check_loss_grads,
+)
 from handgrad.losses import LOSSES
-from handgrad.nn import LAYER_TYPES, RNN, BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer
+from handgrad.model import Sequential
+from handgrad.nn import (
+    LAYER_TYPES,
+    RNN,
+    BatchNorm,
+    Conv1D,
+    Dense,
+    Dropout,
+    GlobalMaxPool1D,
+    Layer,
+)
 from handgrad.nn.conv import IMPLS
 
 TOL = 1e-6
@@ -96,7 +112,8 @@ LOSS_FACTORIES: dict[str, Callable[[], object]] = {}
 
 
 def register_layer(name: str):
-    """Decorator: ``factory(draw, rng) -> (layer, x)`` builds layer ``name`` for the checks."""
+    """Decorator: ``factory(draw, rng) -> (layer, x)`` (or ``(layer, x, other inputs)``) builds layer
+    ``name`` for the checks."""
     def deco(factory: Factory) -> Factory:
         LAYER_FACTORIES[name] = factory
         return factory
@@ -158,9 +175,10 @@ def _batchnorm(draw: Draw, rng: np.random.Generator):
 
 @register_layer("RNN")
 def _rnn(draw: Draw, rng: np.random.Generator):
-    # input: character indices (B, T); std 0.5 so the recurrence is not nearly linear
+    # input: character indices (B, T) and an initial state h0, whose gradient is checked too;
+    # std 0.5 so the recurrence is not nearly linear
     K, m, B, T = draw(2, 5), draw(1, 4), draw(1, 3), draw(1, 4)
-    return RNN(K, m, std=0.5, rng=rng), rng.integers(0, K, (B, T))
+    return RNN(K, m, std=0.5, rng=rng), rng.integers(0, K, (B, T)), {"h0": 0.5 * rng.standard_normal((B, m))}
 
 
 @register_layer("Conv1D")
@@ -217,20 +235,20 @@ def _bad(rows: list[Row], tol: float) -> list[str]:
 
 def check_layer_once(factory: Factory, draw: Draw, seed: int = 0, tol: float = TOL) -> None:
     """All five checks on one drawn layer; raises AssertionError naming the first that fails."""
-    layer, x = factory(draw, np.random.default_rng(seed))
+    layer, x, inputs = _built(factory, draw, seed)
     what = repr(layer)
     integer = np.issubdtype(x.dtype, np.integer)
-    if not set(layer.regularized) <= set(layer.params):  # Model adds lam*||p||^2 for these names
+    if not set(layer.regularized) <= set(layer.params):  # the model adds lam*||p||^2 for these names
         _fail(what, f"regularized names {layer.regularized} that are not parameters {tuple(layer.params)}")
-    # 1. gradients against the reference, evaluation and training mode
+    # 1. gradients against the reference (every parameter, dx, and other inputs), both modes
     for train in (False, True):
-        bad = _bad(check_layer_grads(layer, x, train=train, seed=seed), tol)
+        bad = _bad(check_layer_grads(layer, x, train=train, seed=seed, **inputs), tol)
         if bad:
             _fail(what, f"backward disagrees with the {REFERENCE}-step reference (train={train}): {bad}")
     # 2. backward twice
     lay = copy.deepcopy(layer).astype(np.float64)
     x64 = x if integer else x.astype(np.float64)
-    y = lay.forward(x64, train=False)
+    y = lay.forward(x64, train=False, **{k: v.astype(np.float64) for k, v in inputs.items()})
     dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
     dx1 = lay.backward(dy)
     g1 = {k: v.copy() for k, v in lay.grads.items()}
@@ -241,41 +259,45 @@ def check_layer_once(factory: Factory, draw: Draw, seed: int = 0, tol: float = T
         _fail(what, "a second backward gives another dx")
     # 3. float32 in, float32 out
     lay = copy.deepcopy(layer).astype(np.float32)
-    y = lay.forward(x if integer else x.astype(np.float32), train=True)
+    y = lay.forward(x if integer else x.astype(np.float32), train=True,
+                    **{k: v.astype(np.float32) for k, v in inputs.items()})
     dx = lay.backward(dy.astype(np.float32))
     dtypes = {"output": y.dtype, **{f"grad {k}": v.dtype for k, v in lay.grads.items()},
-              **({} if dx is None else {"dx": dx.dtype})}
+              **{f"grad {k}": v.dtype for k, v in lay.input_grads.items()}, **({} if dx is None else {"dx": dx.dtype})}
     upcast = {k: str(v) for k, v in dtypes.items() if v != np.float32}
     if upcast:
         _fail(what, f"float32 input gives {upcast}")
     # 4. same seed, same numbers
-    again, x2 = factory(draw.replay(), np.random.default_rng(seed))
+    again, x2, _ = _built(factory, draw.replay(), seed)
     if not np.array_equal(x, x2) or set(again.params) != set(layer.params) or any(
             not np.array_equal(again.params[k], v) for k, v in layer.params.items()):
         _fail(what, "the same seed builds other parameters")
     a, b = copy.deepcopy(layer), copy.deepcopy(again)
-    if not np.array_equal(a.forward(x, train=True), b.forward(x2, train=True)):
+    if not np.array_equal(a.forward(x, train=True, **inputs), b.forward(x2, train=True, **inputs)):
         _fail(what, "the same seed gives other training-mode outputs")
     # 5. saved and reloaded (model.json + model.npz) computes the same function
-    _check_reload(layer, x, what)
+    _check_reload(layer, x, inputs, what)
 
 
-def _check_reload(layer: Layer, x: np.ndarray, what: str) -> None:
-    from handgrad import io
-    from handgrad.models import Model
+def _built(factory: Factory, draw: Draw, seed: int) -> tuple[Layer, np.ndarray, dict]:
+    """(layer, x, other inputs) from a factory that returns (layer, x) or (layer, x, inputs)."""
+    layer, x, *inputs = factory(draw, np.random.default_rng(seed))
+    return layer, x, (inputs[0] if inputs else {})
 
+
+def _check_reload(layer: Layer, x: np.ndarray, inputs: dict, what: str) -> None:
     lay = copy.deepcopy(layer)
     json.dumps(lay.config())  # JSON-able, or this raises
     needs = lay.needs_input_grad
-    model = Model([lay])
+    model = Sequential([lay])
     lay.needs_input_grad = needs
     with tempfile.TemporaryDirectory() as d:
-        io.save_model(d, model)
-        loaded = io.load_model(d)[0].layers[0]
+        modelfile.save(d, model)
+        loaded = modelfile.load(d)[0].layers[0]
     loaded.needs_input_grad = needs
     if type(loaded) is not type(layer):
         _fail(what, f"reloads as {type(loaded).__name__}: config()['type'] must name it in LAYER_TYPES")
-    if not np.array_equal(lay.forward(x, train=False), loaded.forward(x, train=False)):
+    if not np.array_equal(lay.forward(x, train=False, **inputs), loaded.forward(x, train=False, **inputs)):
         _fail(what, "the saved and reloaded layer computes another function")
 
 
@@ -294,7 +316,7 @@ def _over_draws(check_once: Callable, factory, max_examples: int, tol: float) ->
     run()
 
 
-def check_layer(layer: str | type[Layer] | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
+def check_layer_conformance(layer: str | type[Layer] | Factory, *, max_examples: int = 5, tol: float = TOL) -> None:
     """``check_layer_once`` on ``max_examples`` layers built from sizes drawn with hypothesis.
 
     ``layer``: a name in ``LAYER_TYPES`` or a layer class (its registered or default factory), or a
@@ -334,51 +356,9 @@ def check_loss_once(factory: Callable[[], object], draw: Draw, seed: int = 0, to
         _fail(what, "rebuilt by name it computes another loss")
 
 
-def check_loss(loss, *, max_examples: int = 5, tol: float = TOL) -> None:
+def check_loss_conformance(loss, *, max_examples: int = 5, tol: float = TOL) -> None:
     """``check_loss_once`` on ``max_examples`` batch and class counts drawn with hypothesis.
 
     ``loss``: a name in ``LOSSES``, a loss instance, or a class / factory building one.
     """
     _over_draws(check_loss_once, loss_factory(loss), max_examples, tol)
-
-
-# ---------------------------------------------------------------------------------------------
-# ``handgrad gradcheck --all``
-# ---------------------------------------------------------------------------------------------
-def check_all(seed: int = 0, lam: float = 0.5) -> list[dict]:
-    """One table over every layer (evaluation and, for random layers, training mode), every loss, and
-    the model's L2 term: per parameter the max abs and rel error against the reference and kinks."""
-    out = []
-
-    def add(component: str, rows: list[Row]) -> None:
-        out.extend({"component": component, **r.to_dict(), "method": REFERENCE, "h": DEFAULT_H[REFERENCE]}
-                   for r in rows)
-
-    for name in sorted(LAYER_TYPES):
-        for label, factory in VARIANTS.get(name, {name: layer_factory(name)}).items():
-            layer, x = factory(middle_draw(), np.random.default_rng(seed))
-            add(label, check_layer_grads(layer, x, seed=seed))
-            if isinstance(getattr(layer, "rng", None), np.random.Generator):
-                add(f"{label} (train)", check_layer_grads(layer, x, train=True, seed=seed))
-    rng = np.random.default_rng(seed)
-    for name in sorted(LOSSES):
-        loss = loss_factory(name)()
-        add(f"loss {name}", check_loss_grads(loss, 3 * rng.standard_normal((4, 5)), rng.integers(0, 5, 4)))
-    from handgrad.models import mlp
-
-    model = mlp(6, [5], 4, lam=lam, rng=rng).astype(np.float64)
-    add(f"L2 term (MLP, lambda {lam:g})", check_model(model, rng.standard_normal((3, 6)), rng.integers(0, 4, 3)))
-    return out
-
-
-def format_all(rows: list[dict], tol: float) -> str:
-    lines = [f"{'component':<26} {'param':>8} {'shape':>12} {'max abs diff':>13} {'max rel diff':>13} "
-             f"{'method':>8} {'kinks':>5}"]
-    for r in rows:
-        lines.append(f"{r['component']:<26} {r['param']:>8} {str(tuple(r['shape'])):>12} {r['max_abs']:>13.2e} "
-                     f"{r['max_rel']:>13.2e} {r['method']:>8} {r['kinks']:>5}"
-                     + ("" if r["max_rel"] <= tol else "  <-- above tolerance"))
-    ok = all(r["max_rel"] <= tol for r in rows)
-    lines.append(f"verdict: {describe(REFERENCE, DEFAULT_H[REFERENCE])}: {'PASSED' if ok else 'FAILED'} "
-                 f"(tolerance {tol:g}; {sum(r['kinks'] for r in rows)} kink crossings skipped)")
-    return "\n".join(lines)

@@ -7,8 +7,16 @@ from handgrad import readers
 from handgrad.errors import HandgradError
 from handgrad.families import Family, register
 from handgrad.reproduction.runstate import RunState, read_json
-from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, acc as _acc
-from handgrad.reproduction.verdicts import NOT_AVAILABLE, NOT_REPRODUCED, QUICK, REPRODUCED, fmt, row
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section
+from handgrad.reproduction.spec import acc as _acc
+from handgrad.reproduction.verdicts import (
+    NOT_AVAILABLE,
+    NOT_REPRODUCED,
+    QUICK,
+    REPRODUCED,
+    fmt,
+    row,
+)
 
 _SHEET = "A3 sheet 2024 (course-spec.md)"
 _ANTOLU = "course-spec.md, peer antolu's report"

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from handgrad.datasets.names.grouped import leak_sentence
 from handgrad.families import Family, register
-from handgrad.reproduction.runstate import RunState
-from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target, acc as _acc
-from handgrad.reproduction.verdicts import NOT_REPRODUCED, QUICK, REFERENCE, REPRODUCED, NOT_AVAILABLE, fmt, row
+from handgrad.predict import predict_names
+from handgrad.reproduction.runstate import RunState, read_json
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
+from handgrad.reproduction.spec import acc as _acc
+from handgrad.reproduction.verdicts import (
+    NOT_AVAILABLE,
+    NOT_REPRODUCED,
+    QUICK,
+    REFERENCE,
+    REPRODUCED,
+    fmt,
+    row,
+)
 
 SECTIONS: tuple[Section, ...] = (
     Section("convnet-gradcheck", "convnet", "Gradient checks: ConvNet", "report 000, table 1",
@@ -157,8 +170,6 @@ def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
         return None, []
     names = list(pub)
     try:
-        from handgrad.predict import predict_names
-
         res = predict_names(rs.folder, names)
         classes = list(res[0]["probabilities"])
         probs = [[r["probabilities"][c] for c in classes] for r in res]
@@ -182,8 +193,6 @@ def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
 
 def _sibling_metrics(rs: RunState, exp_id: str | None) -> dict:
     """metrics.json of another experiment of the family (its folder beside this one), or {}."""
-    from handgrad.reproduction.runstate import read_json
-
     return (read_json(rs.folder.parent / exp_id / "metrics.json") or {}) if exp_id else {}
 
 
@@ -224,10 +233,6 @@ def leak_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     any_lang, same = info.get("course_leak_any_language"), info.get("course_leak_same_language")
     if not (classes and any_lang and same):
         return None, []
-    import numpy as np
-
-    from handgrad.data.grouped import leak_sentence
-
     cv = info.get("course_val_per_class") or [0] * len(classes)
     n_val = sum(cv)
     sentence = leak_sentence(np.array([any_lang, same]), classes, n_val=n_val)

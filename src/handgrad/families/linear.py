@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handgrad.families import Family, register
-from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, acc as _acc
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section
+from handgrad.reproduction.spec import acc as _acc
 
 _R004_T3 = "report 004, table 3"
 _R003 = "report 003, section 2"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from handgrad.families import Family, register
-from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target, acc as _acc
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
+from handgrad.reproduction.spec import acc as _acc
 
 SECTIONS: tuple[Section, ...] = (
     Section("mlp-gradcheck", "mlp", "Gradient checks: two-layer network", "report 002, section 2",

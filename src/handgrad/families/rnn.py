@@ -8,7 +8,14 @@ from handgrad.families import Family, register
 from handgrad.reproduction.quick import QuickBudget
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
-from handgrad.reproduction.verdicts import NOT_AVAILABLE, NOT_REPRODUCED, QUICK, REPRODUCED, fmt, row
+from handgrad.reproduction.verdicts import (
+    NOT_AVAILABLE,
+    NOT_REPRODUCED,
+    QUICK,
+    REPRODUCED,
+    fmt,
+    row,
+)
 
 SHEET = "A4 sheet (course-spec.md)"
 

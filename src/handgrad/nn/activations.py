@@ -10,6 +10,9 @@ from handgrad.nn.layer import Layer
 class ReLU(Layer):
     """y = max(0, x). Shapes: any -> same."""
 
+    def __init__(self, dtype=np.float32) -> None:
+        super().__init__(dtype)
+
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         self.cache = x
         if np.iscomplexobj(x):  # the complex-step check: the branch is decided on the real part
@@ -30,8 +33,8 @@ class Dropout(Layer):
     """Inverted dropout: at training time keep each unit with probability ``keep`` and scale by
     1/keep, so nothing changes at test time. Shapes: any -> same."""
 
-    def __init__(self, keep: float = 0.8, rng: np.random.Generator | None = None) -> None:
-        super().__init__()
+    def __init__(self, keep: float = 0.8, rng: np.random.Generator | None = None, dtype=np.float32) -> None:
+        super().__init__(dtype)
         if not 0.0 < keep <= 1.0:
             raise ValueError(f"dropout keep probability must be in (0, 1], got {keep}")
         self.keep = keep

@@ -27,7 +27,7 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, d: int, *, alpha: float = 0.9, eps: float = 1e-8, dtype=np.float32) -> None:
-        super().__init__()
+        super().__init__(dtype)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha < 1.0:
             raise ValueError(f"batch-norm alpha must be in [0, 1), got {alpha}")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):

@@ -22,8 +22,8 @@ class GlobalMaxPool1D(Layer):
     a subgradient; after a ReLU, tied maxima are zeros whose ReLU gradient is zero anyway).
     """
 
-    def __init__(self, C: int, n_len: int) -> None:
-        super().__init__()
+    def __init__(self, C: int, n_len: int, dtype=np.float32) -> None:
+        super().__init__(dtype)
         self.C, self.n_len = int(C), int(n_len)
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:

@@ -2,10 +2,12 @@
 
     a_t = W h_{t-1} + U x_t + b,   h_t = tanh(a_t),   o_t = V h_t + c
 
-Backpropagation through time is written by hand over the sequence the forward pass saw
-(truncated BPTT: nothing flows into the state the sequence started from). Only the recurrence is
-a Python loop; everything that does not depend on h_{t-1} is done for all time steps at once:
-U x_t is a gather of U's columns (x is one-hot), the output layer one matmul over (T*B, m).
+Backpropagation through time is written by hand over the sequence the forward pass saw. Training
+truncates it there (the state the sequence started from is a constant of the step), but the
+gradient with respect to that initial state is computed too, ``input_grads["h0"]``, and checked like
+every other gradient. Only the recurrence is a Python loop; everything that does not depend on
+h_{t-1} is done for all time steps at once: U x_t is a gather of U's columns (x is one-hot), the
+output layer one matmul over (T*B, m).
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ class RNN(Layer):
     Parameters U (m, K), W (m, m), b (m,), V (K, m), c (K,); the sheet draws U, W, V from
     N(0, std^2) with std 0.01 and starts the biases at zero. ``forward`` starts from ``h0``
     (B, m) (zeros when None) and leaves the last hidden state in ``h_last`` for a caller that
-    carries it to the next sequence.
+    carries it to the next sequence; ``backward`` sets ``input_grads["h0"]`` (B, m).
     """
 
     regularized = ("U", "W", "V")
 
     def __init__(self, K: int, m: int = 100, *, std: float = 0.01, rng: np.random.Generator | None = None,
                  dtype=np.float32) -> None:
-        super().__init__()
+        super().__init__(dtype)
         self.K, self.m, self.std = K, m, std
         rng = rng if rng is not None else np.random.default_rng(0)
         self.params["U"] = (rng.standard_normal((m, K)) * std).astype(dtype)
@@ -60,8 +62,8 @@ class RNN(Layer):
         return O.reshape(T, B, self.K).transpose(1, 0, 2)
 
     def backward(self, dy: np.ndarray) -> None:
-        """dy (B, T, K): gradient of the loss with respect to the scores. Sets grads; returns None
-        (the input is data)."""
+        """dy (B, T, K): gradient of the loss with respect to the scores. Sets grads and
+        ``input_grads["h0"]``; returns None (the input, characters, has no gradient)."""
         xt, H = self.cache
         T, B = xt.shape
         m, K = self.m, self.K
@@ -76,6 +78,7 @@ class RNN(Layer):
             dA[t] *= G[t]
             if t:
                 dA[t - 1] += dA[t] @ W  # W^T da_t, as rows
+        self.input_grads = {"h0": dA[0] @ W}  # dL/dh_0: what a_1 = W h_0 + ... passes back
         dA2 = dA.reshape(T * B, m)
         dW = dA2.T @ H[:-1].reshape(T * B, m)
         db = dA2.sum(axis=0)

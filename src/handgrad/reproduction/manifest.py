@@ -9,6 +9,8 @@ import platform
 from pathlib import Path
 
 from handgrad import io
+from handgrad.datasets import sources
+from handgrad.datasets.textfile import resolve
 from handgrad.errors import HandgradError
 from handgrad.reproduction.plan import repo_root
 from handgrad.reproduction.runstate import RunState, read_json
@@ -73,8 +75,6 @@ def _md5(path: Path, cache: dict) -> str:
 
 def data_files(configs: list[dict]) -> list[Path]:
     """The data files the runs' configs read, as far as they can be located without downloading."""
-    from handgrad.data import sources
-
     files: list[Path] = []
     cifar_splits = {c["data"]["split"] for c in configs if c and c["data"]["dataset"] == "cifar10"}
     if cifar_splits:
@@ -92,18 +92,12 @@ def data_files(configs: list[dict]) -> list[Path]:
                 names |= {f"data_batch_{i}" for i in range(3, 6)}
             files += [root / n for n in sorted(names) if (root / n).is_file()]
     if any(c and c["data"]["dataset"] == "surnames" for c in configs):
-        folder = None
         try:
-            if hasattr(sources, "surnames_dir"):
-                folder = sources.surnames_dir(download=False)
-            elif sources.data_home() is not None:
-                folder = sources.data_home() / "surnames"
-        except (HandgradError, TypeError):
-            folder = sources.data_home() / "surnames" if sources.data_home() else None
+            folder = sources.data_home() / "surnames" if sources.data_home() is not None else None
+        except HandgradError:
+            folder = None
         if folder is not None and Path(folder).is_dir():
             files += sorted(p for p in Path(folder).iterdir() if p.is_file())
-    from handgrad.data.text import resolve
-
     texts = {resolve(c["data"]["path"]) for c in configs if c and c["data"]["dataset"] == "text" and c["data"].get("path")}
     files += sorted(p for p in texts if p.is_file())
     return files

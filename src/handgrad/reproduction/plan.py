@@ -9,7 +9,8 @@ import os
 import shlex
 from pathlib import Path
 
-from handgrad.config import toml_value
+from handgrad import readers
+from handgrad.config import from_dict, load_config, toml_value
 from handgrad.errors import HandgradError
 from handgrad.reproduction.quick import QuickBudget, cases, quick_overrides, repeats
 from handgrad.reproduction.spec import Experiment
@@ -59,8 +60,6 @@ def plan_experiment(exp: Experiment, configs: Path, quick: bool, budget: QuickBu
 
     Returns {"available": False, "reason": ...} when the config file does not exist yet.
     """
-    from handgrad.config import from_dict, load_config
-
     if exp.kind == "timing":  # the benchmark script has its own settings
         bench = benchmark_script(exp)
         if not bench.is_file():
@@ -85,8 +84,6 @@ def is_done(folder: Path, fp: str) -> bool:
     meta = folder / "reproduce.json"
     if not (folder / "metrics.json").is_file() or not meta.is_file():
         return False
-    from handgrad import readers
-
     try:  # a damaged record or metrics file: not done, it runs again
         return readers.read_run_meta(meta)["fingerprint"] == fp and bool(readers.read_metrics(folder / "metrics.json"))
     except HandgradError:
@@ -118,16 +115,18 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
-def case_overrides(case, dataset: str = "cifar10") -> dict:
-    """--set overrides for one gradient-check case; n_dims None means every input dimension."""
+def case_overrides(case, cfg) -> dict:
+    """--set overrides for one gradient-check case of ``cfg``; n_dims None means every input dimension
+    (a kind whose check reads no feature vectors, the ConvNet's and the RNN's, has no n_dims)."""
     b, lam, nd = case
     # the reports' tables are the course's centred differences; the complex-step reference gives the verdict
     ov = {"gradcheck.batch_sizes": [b], "gradcheck.lambdas": [lam], "train.lambda": lam,
           "gradcheck.method": "centred"}
-    if nd is not None:
-        ov["gradcheck.n_dims"] = nd
-    elif dataset == "cifar10":
-        ov["gradcheck.n_dims"] = 3072
+    if "n_dims" in type(cfg.gradcheck).model_fields:
+        if nd is not None:
+            ov["gradcheck.n_dims"] = nd
+        elif cfg.data.dataset == "cifar10":
+            ov["gradcheck.n_dims"] = 3072
     return ov
 
 
@@ -141,8 +140,7 @@ def commands(exp: Experiment, plan: dict, folder: Path, quick: bool) -> list[str
         return [shell_command(["handgrad", "search", c, *_sets(ov), *(["--keep-runs"] if exp.extra("keep_runs") else []),
                                "--out", o])]
     if exp.kind == "gradcheck":
-        dataset = plan["cfg"].data.dataset
-        return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, dataset)}), "--json"])
+        return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, plan["cfg"])}), "--json"])
                 for case in plan["cases"]]
     if exp.kind == "timing":
         return [shell_command(["python", c, *benchmark_argv(exp, quick), "--json", _rel(folder / "timing.json")])]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from handgrad.datasets import sources
+from handgrad.datasets.cifar import load_batch
 from handgrad.reproduction.spec import Experiment
 
 
@@ -32,8 +34,6 @@ _sizes: dict[tuple, int] = {}
 
 def cifar_batch_size() -> int:
     """Images per CIFAR-10 training batch (10,000 in the official data; fewer in test fakes)."""
-    from handgrad.data import sources
-
     root = sources.cifar10_dir()
     key = (str(root),)
     if key not in _sizes:
@@ -43,8 +43,6 @@ def cifar_batch_size() -> int:
         if folder is None:  # the official archive: 10,000 per batch
             _sizes[key] = 10000
         else:
-            from handgrad.data.cifar10 import load_batch
-
             _sizes[key] = len(load_batch(folder / "data_batch_1")[1])
     return _sizes[key]
 
@@ -81,7 +79,7 @@ def quick_overrides(cfg, exp: Experiment, q: QuickBudget = QuickBudget()) -> dic
             ov["train.record_every"] = max(1, q.updates // 4)
     if tc.schedule == "cyclical":
         # wide networks (the bonus nets, m=1000) cost 20x an m=50 update: one short cycle for them
-        wide = cfg.model.kind == "mlp" and max(cfg.model.hidden, default=0) > q.wide
+        wide = cfg.kind == "mlp" and max(cfg.model.hidden, default=0) > q.wide
         cycles = 1 if wide else q.cycles
         if tc.n_cycles is not None and tc.n_cycles > cycles:
             ov["train.n_cycles"] = cycles

@@ -4,32 +4,32 @@ checks, or a timing benchmark. Each runner writes metrics.json and returns its d
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sys
 import time
+from io import StringIO
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from handgrad import io, readers, repeat, search
+from handgrad.config import from_dict
 from handgrad.errors import HandgradError
 from handgrad.reproduction.plan import benchmark_argv, case_overrides
 from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment
+from handgrad.tasks import ensemble
+from handgrad.tasks.gradchecks import gradcheck_cases, passed
 
 
 def run_one(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    from handgrad import ensemble  # a config with an [ensemble] table trains every member
-
     return ensemble.run_config(plan["cfg"], folder, progress=progress, desc=exp.id)
 
 
 def run_repeat(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    from handgrad import experiment
-
-    return experiment.run_repeated(plan["cfg"], folder, plan["repeat"], progress=progress)
+    return repeat.run_repeated(plan["cfg"], folder, plan["repeat"], progress=progress)
 
 
 def run_search(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    from tqdm.auto import tqdm
-
-    from handgrad import io, search
-
     cfg = plan["cfg"]
     trials = search.trial_overrides(cfg.search)
     t0 = time.perf_counter()
@@ -57,18 +57,15 @@ def run_search(exp: Experiment, plan: dict, folder: Path, quick: bool, progress:
 
 
 def run_gradcheck(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    from handgrad import experiment, gradcheck, io
-    from handgrad.config import from_dict
-
     cfg = plan["cfg"]
     t0 = time.perf_counter()
     out = []
     for case in plan["cases"]:
-        c = from_dict(cfg.to_dict(), "gradcheck case", case_overrides(case, cfg.data.dataset))
-        out.extend(experiment.gradcheck_cases(c))
+        c = from_dict(cfg.to_dict(), "gradcheck case", case_overrides(case, cfg))
+        out.extend(gradcheck_cases(c))
     m = {"name": cfg.name, "cases": out, "max_rel": max(c["max_rel"] for c in out),
          "reference_max_rel": max(c["reference"]["max_rel"] for c in out),
-         "bound": GRADCHECK_BOUND, "passed": gradcheck.passed(out, GRADCHECK_BOUND),
+         "bound": GRADCHECK_BOUND, "passed": passed(out, GRADCHECK_BOUND),
          "seconds": time.perf_counter() - t0, "seed": cfg.seed}
     io.write_json(folder / "config.json", cfg.to_dict())
     io.write_json(folder / "metrics.json", m)
@@ -77,8 +74,6 @@ def run_gradcheck(exp: Experiment, plan: dict, folder: Path, quick: bool, progre
 
 def load_script(path: Path):
     """A benchmark script as a module (it is a script, not part of the package)."""
-    import importlib.util
-
     if not path.is_file():
         raise HandgradError(f"the timing benchmark {path} is not available")
     spec = importlib.util.spec_from_file_location(f"handgrad_bench_{path.stem}", path)
@@ -89,15 +84,11 @@ def load_script(path: Path):
 
 def run_timing(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
     """The script's ``main(argv)`` writes rows {impl, total_s, speedup_total, ...} to --json."""
-    import io as io_mod
-
-    from handgrad import io, readers
-
     bench = load_script(Path(plan["config_path"]))
     folder.mkdir(parents=True, exist_ok=True)
     js = folder / "timing.json"
     t0 = time.perf_counter()
-    log = io_mod.StringIO()
+    log = StringIO()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             code = bench.main([*benchmark_argv(exp, quick), "--json", str(js)])

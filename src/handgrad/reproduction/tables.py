@@ -7,7 +7,14 @@ from handgrad import readers
 from handgrad.errors import HandgradError
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND
-from handgrad.reproduction.verdicts import FAILED, NOT_AVAILABLE, PASSED, fmt, judge, row
+from handgrad.reproduction.verdicts import (
+    FAILED,
+    NOT_AVAILABLE,
+    PASSED,
+    fmt,
+    judge,
+    row,
+)
 
 
 def target_rows(rs: RunState) -> list[dict]:

@@ -8,6 +8,7 @@ with an HTTP status and a message meant for a person; the app turns it into a JS
 
 from __future__ import annotations
 
+import base64
 import io as _io
 import tempfile
 from dataclasses import dataclass, field
@@ -16,10 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad import io, readers
+from handgrad import modelfile, plots, readers
+from handgrad.alphabet import describe, show_char
 from handgrad.config import read_run_config
-from handgrad.data.alphabet import describe, show_char
 from handgrad.errors import HandgradError
+from handgrad.predict import fold_accents, load_predictor, outside_hint
+from handgrad.predict import predict_names as _predict
+from handgrad.preprocessing import Standardizer
+from handgrad.tasks import ensemble
 
 #: the longest name accepted (the model reads only its first n_len characters; this bounds work)
 MAX_NAME_CHARS = 100
@@ -69,19 +74,15 @@ def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
 
 def load(run_dir: Path | str) -> ServedModel:
     """Read a run folder once at start-up; a clear HandgradError when it can't be served."""
-    from handgrad import ensemble
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HandgradError(f"run folder {run_dir} does not exist")
     # an ensemble (the surnames predictor) keeps its models in member folders: describe the first
     first = ensemble.read_members(run_dir)[0][0] if ensemble.is_ensemble(run_dir) else run_dir
-    model, extra, meta = io.load_model(first)
-    model_cfg = io.read_json(first / "model.json").get("model", {})
+    model, extra, meta = modelfile.load(first)
+    model_cfg = readers.read_json(first / "model.json").get("model", {})
     dataset = meta.get("dataset")
     if dataset == "surnames":
-        from handgrad.predict import load_predictor
-
         pred = load_predictor(run_dir)  # the checks handgrad predict makes
         enc, classes = pred.encoder, pred.classes
         sm = ServedModel(run_dir, "surnames", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
@@ -98,11 +99,9 @@ def load(run_dir: Path | str) -> ServedModel:
         sm = ServedModel(run_dir, "cifar10", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
         sm.info.update(image_shape=meta.get("image_shape", [3, 32, 32]), max_image_bytes=MAX_IMAGE_BYTES)
         if len(model.layers) == 1:  # a linear classifier: its rows are the class templates
-            from handgrad import plots
-
             tmp = Path(tempfile.mkdtemp(prefix="handgrad-serve-"))
-            sm.templates_png = plots.class_templates(model.layers[0].params["W"], classes, tmp / "templates.png",
-                                                     tuple(sm.info["image_shape"]))
+            sm.templates_png = plots.save(plots.class_templates(model.layers[0].params["W"], classes,
+                                                                tuple(sm.info["image_shape"])), tmp / "templates.png")
         sm.info["has_templates"] = sm.templates_png is not None
         return sm
     raise HandgradError(f"{run_dir} holds a model trained on {dataset!r}; handgrad serve takes a surnames "
@@ -112,8 +111,6 @@ def load(run_dir: Path | str) -> ServedModel:
 # -- surnames ----------------------------------------------------------------------------------
 def predict_names(sm: ServedModel, names: list) -> list[dict]:
     """handgrad predict's result for each name; InputError naming the name for anything it refuses."""
-    from handgrad.predict import fold_accents, outside_hint, predict_names as _predict
-
     if sm.kind != "surnames":
         raise InputError(f"this server holds a {sm.kind} model: send images to /api/classify", 404)
     if not names:
@@ -179,10 +176,6 @@ def image_to_row(data: bytes, shape=(3, 32, 32)) -> tuple[np.ndarray, bytes]:
 
 def classify(sm: ServedModel, data: bytes) -> dict:
     """Class probabilities (scores for an SVM-loss model) of one uploaded image."""
-    import base64
-
-    from handgrad.preprocessing import Standardizer
-
     if sm.kind != "cifar10":
         raise InputError(f"this server holds a {sm.kind} model: send names to /api/predict", 404)
     row, png = image_to_row(data, tuple(sm.info["image_shape"]))

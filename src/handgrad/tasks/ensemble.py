@@ -18,19 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from handgrad import io
-from handgrad.config import Config
+from handgrad import io, readers
+from handgrad.config import ConfigBase, load_config
 from handgrad.errors import HandgradError
+from handgrad.metrics import balanced_accuracy, per_class_accuracy
+from handgrad.tasks import load_data, runs
+from handgrad.tasks.surnames import per_class_table
 
 ENSEMBLE_FILE = "ensemble.json"
 #: the [data] keys that define the split; every member is trained with the ensemble's values
 SPLIT_KEYS = ("source", "split", "split_seed", "holdout_fraction", "holdout_min", "holdout_max", "n_train")
 
 
-def member_configs(cfg: Config) -> list[tuple[str, Config, float]]:
+def member_configs(cfg: ConfigBase) -> list[tuple[str, ConfigBase, float]]:
     """(folder name, config, weight) of every member: the seed copies, then the listed configs."""
-    from handgrad.config import load_config
-
     ec = cfg.ensemble
     base = cfg.model_copy(update={"ensemble": ec.model_copy(update={"seeds": 1, "members": []})})
     w_members = ec.members_weight if ec.members else 0.0
@@ -44,20 +45,18 @@ def member_configs(cfg: Config) -> list[tuple[str, Config, float]]:
                                 f"{cfg.data.dataset}: members must use the same data")
         # members are scored on the ensemble's parts: its split settings replace theirs
         mc = mc.model_copy(update={"data": mc.data.model_copy(update=split)})
-        if mc.ensemble.seeds > 1 or mc.ensemble.members:
+        if mc.is_ensemble:
             raise HandgradError(f"ensemble member {path} is itself an ensemble; nest no ensembles")
         out.append((mc.name, mc, w_members / len(ec.members)))
     return out
 
 
-def run_config(cfg: Config, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
+def run_config(cfg: ConfigBase, run_dir: Path | None, *, progress: bool | None = None, figures: bool = True,
                desc: str | None = None) -> dict:
-    """Train any config: its ensemble when it has an [ensemble] table, else ``experiment.run``."""
-    from handgrad import experiment
-
+    """Train any config: its ensemble when it has an [ensemble] table, else ``tasks.runs.run``."""
     if cfg.is_ensemble:
         return run(cfg, run_dir, progress=progress)
-    return experiment.run(cfg, run_dir, progress=progress, figures=figures, desc=desc)
+    return runs.run(cfg, run_dir, progress=progress, figures=figures, desc=desc)
 
 
 def combine(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
@@ -65,21 +64,18 @@ def combine(probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
     return sum(w * np.asarray(p, dtype=np.float64) for p, w in zip(probs, weights))
 
 
-def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None) -> dict:
+def run(cfg: ConfigBase, run_dir: Path | None, *, progress: bool | None = None) -> dict:
     """Train every member (a run folder each under ``run_dir/members``) and evaluate the average."""
-    from handgrad import experiment
-    from handgrad.metrics import balanced_accuracy, per_class_accuracy
-
     members = member_configs(cfg)
     probs: dict[str, list[np.ndarray]] = {}
     ys: dict[str, np.ndarray] = {}
     out: dict = {"name": cfg.name, "ensemble": [], "seconds": 0.0}
     for name, mc, w in members:
-        data = experiment.prepare_data(mc)
-        fitted = experiment.fit(mc, data, progress=progress, desc=f"{cfg.name}/{name}")
-        m = experiment.final_metrics(mc, data, fitted)
+        data = load_data(mc)
+        fitted = runs.train(mc, data, progress=progress, desc=f"{cfg.name}/{name}")
+        m = runs.measure(mc, data, fitted)
         if run_dir is not None:
-            experiment.write_run(Path(run_dir) / "members" / name, mc, data, fitted, m, figures=False)
+            runs.write_run(Path(run_dir) / "members" / name, mc, data, fitted, m, figures=False)
         out["seconds"] += m["seconds"]
         out["split_info"] = m.get("split_info", {})
         out["ensemble"].append({"member": name, "weight": w, **{k: v for k, v in m.items()
@@ -105,7 +101,7 @@ def run(cfg: Config, run_dir: Path | None, *, progress: bool | None = None) -> d
         io.write_json(run_dir / ENSEMBLE_FILE, {"members": [{"path": f"members/{n}", "weight": w}
                                                             for n, _, w in members],
                                                 "classes": list(data.classes)})
-        io.atomic_write_text(run_dir / "per_class_accuracy.md", experiment.per_class_table(out))
+        io.atomic_write_text(run_dir / "per_class_accuracy.md", per_class_table(out))
         io.write_json(run_dir / "metrics.json", out)
     return out
 
@@ -117,7 +113,7 @@ def is_ensemble(run_dir: Path | str) -> bool:
 def read_members(run_dir: Path | str) -> list[tuple[Path, float]]:
     """(member run folder, weight) from ``run_dir/ensemble.json``, with clear errors."""
     run_dir = Path(run_dir)
-    info = io.read_json(run_dir / ENSEMBLE_FILE)
+    info = readers.read_json(run_dir / ENSEMBLE_FILE)
     try:
         members = [(run_dir / m["path"], float(m["weight"])) for m in info["members"]]
     except (KeyError, TypeError, ValueError) as e:

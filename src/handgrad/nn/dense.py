@@ -18,6 +18,10 @@ class Dense(Layer):
 
     Shapes: x (N, d_in) -> y (N, d_out); W (d_out, d_in) (the course's K x d), b (d_out,).
 
+    ``init``: how W is drawn, 'normal' (N(0, std^2), std .01 by default: the A1 sheet, which draws b
+    the same way), 'fan_in' (N(0, 1/d_in): A2), 'xavier' or 'he' (biases start at zero); ``rng``: the
+    Generator the draw comes from (give one built from your seed).
+
     ``x`` may be a ``scipy.sparse`` matrix (character n-gram rows): forward is then a sparse-dense
     product and dW = (x^T dy)^T another, so the (N, d_in) input is never densified; dx for sparse
     input is not computed (such input is data, the model's first layer).
@@ -27,7 +31,7 @@ class Dense(Layer):
 
     def __init__(self, d_in: int, d_out: int, *, init: str = "normal", std: float | None = None,
                  bias: bool = True, rng: np.random.Generator | None = None, dtype=np.float32) -> None:
-        super().__init__()
+        super().__init__(dtype)
         self.d_in, self.d_out, self.init, self.std, self.bias = d_in, d_out, init, std, bias
         rng = rng if rng is not None else np.random.default_rng(0)
         self.params["W"] = init_weight(init, (d_out, d_in), fan_in=d_in, fan_out=d_out, std=std, rng=rng).astype(dtype)

@@ -1,8 +1,12 @@
-"""Which training examples make up each epoch, in which order."""
+"""Which training examples make up each epoch, in which order, and how they are cut into batches:
+rows of a data set (``ExampleBatches``: sequential, shuffled, class-balanced or between the two) or
+windows of one long sequence such as a book (``SequenceBatches``). ``handgrad.fit`` takes either."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from handgrad.errors import HandgradError
 
 SAMPLINGS = ("sequential", "shuffle", "balanced", "power")
 
@@ -104,16 +108,14 @@ class SequenceBatches:
     KINDS = ("sequential", "random")
 
     def __init__(self, n: int, seq_length: int, n_batch: int = 1, kind: str = "sequential") -> None:
-        from handgrad.errors import HandgradError
-
         if kind not in self.KINDS:
-            raise HandgradError(f"train.sampling {kind!r} does not apply to sequences; choose one of "
+            raise HandgradError(f"sampling {kind!r} does not apply to sequences; choose one of "
                                 f"{', '.join(self.KINDS)}")
         self.n, self.T, self.B, self.kind = n, seq_length, n_batch, kind
         self.stream = n // n_batch
         if self.stream < seq_length:
             raise HandgradError(f"a text of {n} characters cannot give {n_batch} streams of at least "
-                                f"train.seq_length = {seq_length} characters: lower n_batch or seq_length")
+                                f"seq_length = {seq_length} characters: lower n_batch or seq_length")
         self.carries_state = kind == "sequential"
         self._base = np.arange(n_batch)[:, None] * self.stream + np.arange(seq_length)
 

@@ -19,8 +19,8 @@ Splits (``load_cifar10``):
            the validation set and the rest the training set; test = test_batch.
            Deterministic: no shuffling, so every run sees the same split.
 
-Images stay uint8 here (150 MB for all 50000); converting and normalising is the
-job of ``handgrad.preprocessing``.
+``load_cifar10`` keeps the images uint8 (150 MB for all 50000); ``cifar10`` standardises them
+(``handgrad.preprocessing``) into the data set a model trains on.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from handgrad.data import sources
+import handgrad.datasets.sources as sources
+from handgrad.datasets.dataset import Dataset
 from handgrad.errors import HandgradError
+from handgrad.preprocessing import Standardizer
 
 try:
     from numpy._core.multiarray import _reconstruct
@@ -60,8 +62,8 @@ _Batch = tuple[np.ndarray, np.ndarray]  # X uint8 (N, 3072), y int64 (N,)
 
 
 @dataclass(eq=False)
-class Dataset:
-    """A labelled data set: ``X`` (N, d) with one example per row, ``y`` (N,) int64 labels."""
+class Part:
+    """One part of a split, as stored: ``X`` uint8 (N, 3072) with one image per row, ``y`` (N,) int64."""
 
     X: np.ndarray
     y: np.ndarray
@@ -70,7 +72,7 @@ class Dataset:
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.y.shape != (self.X.shape[0],):
             raise ValueError(
-                f"Dataset {self.name!r}: X must be (N, d) and y (N,), got {self.X.shape} and {self.y.shape}"
+                f"{self.name!r}: X must be (N, d) and y (N,), got {self.X.shape} and {self.y.shape}"
             )
 
     @property
@@ -83,9 +85,9 @@ class Dataset:
 class Splits:
     """Training, validation and test sets, and the class names that the labels index."""
 
-    train: Dataset
-    val: Dataset
-    test: Dataset
+    train: Part
+    val: Part
+    test: Part
     classes: tuple[str, ...]
 
 
@@ -310,7 +312,7 @@ def load_cifar10(
 
     Returns
     -------
-    Splits whose Datasets hold X uint8 (N, 3072), rows channel-first, and y int64 (N,).
+    Splits whose parts hold X uint8 (N, 3072), rows channel-first, and y int64 (N,).
     For "all", train and val are views into one array (no copies).
     """
     if split not in SPLITS:
@@ -342,8 +344,27 @@ def load_cifar10(
         X_train, y_train = X_train[:n_train], y_train[:n_train]
 
     return Splits(
-        train=Dataset(X_train, y_train, f"cifar10-{split}-train"),
-        val=Dataset(X_val, y_val, f"cifar10-{split}-val"),
-        test=Dataset(X_test, y_test, f"cifar10-{split}-test"),
+        train=Part(X_train, y_train, f"cifar10-{split}-train"),
+        val=Part(X_val, y_val, f"cifar10-{split}-val"),
+        test=Part(X_test, y_test, f"cifar10-{split}-test"),
         classes=CLASSES,
     )
+
+
+def cifar10(split: str = "a1", *, n_val: int = 1000, n_train: int | None = None, dtype=np.float32,
+            root: str | os.PathLike | None = None) -> Dataset:
+    """CIFAR-10, standardised the way the course does it (A1 2020+): pixels divided by 255, then each of
+    the 3,072 features centred and scaled by the mean and standard deviation of the *training* images
+    only, applied to all three parts.
+
+    ``split``: 'a1' (data_batch_1 / data_batch_2 / test_batch) or 'all' (the five batches minus the
+    last ``n_val`` images for validation). ``n_train`` keeps the first training images (quick runs).
+    The data comes from $HANDGRAD_DATA, else a checked download (``handgrad.datasets.sources``).
+    The returned data set keeps the statistics in ``state`` ("mean", "std", "scale"): a saved model
+    standardises new images with them.
+    """
+    splits = load_cifar10(split, n_val=n_val, n_train=n_train, root=root)
+    std = Standardizer().fit(splits.train.X)
+    return Dataset(std.transform(splits.train.X, dtype), splits.train.y, std.transform(splits.val.X, dtype),
+                   splits.val.y, std.transform(splits.test.X, dtype), splits.test.y, tuple(splits.classes),
+                   state=std.state(), meta={"dataset": "cifar10", "image_shape": [3, 32, 32]})

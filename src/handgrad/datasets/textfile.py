@@ -18,10 +18,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from handgrad.data.prepared import Prepared
-from handgrad.data.alphabet import describe, show_char
+from handgrad.alphabet import Alphabet
+from handgrad.datasets.dataset import Dataset
+from handgrad.datasets.sources import data_home
 from handgrad.errors import HandgradError
 
 #: characters of the text's start read before held-out or generated text (see the module doc)
@@ -31,8 +30,6 @@ PREAMBLE = 200
 def resolve(path: str | os.PathLike) -> Path:
     """An absolute path as given; a relative one under $HANDGRAD_DATA when the file is there,
     else relative to the current directory."""
-    from handgrad.data.sources import data_home
-
     p = Path(path).expanduser()
     home = data_home()
     if not p.is_absolute() and home is not None and (home / p).is_file():
@@ -63,56 +60,28 @@ def read_text(path: str | os.PathLike) -> str:
     return text
 
 
-class Alphabet:
-    """Characters <-> indices. ``chars``: the characters in index order (unique)."""
-
-    def __init__(self, chars: str) -> None:
-        if not chars or len(set(chars)) != len(chars):
-            raise HandgradError(f"an alphabet needs unique characters, got {chars!r}")
-        self.chars = chars
-        self.index = {c: i for i, c in enumerate(chars)}
-
-    @classmethod
-    def from_text(cls, text: str) -> "Alphabet":
-        return cls("".join(sorted(set(text))))
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    def encode(self, text: str) -> np.ndarray:
-        """Indices (len(text),) int32; a character outside the alphabet is an error naming it."""
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        known = np.frombuffer(self.chars.encode("utf-32-le"), dtype=np.uint32)
-        order = np.argsort(known)
-        pos = np.searchsorted(known[order], codes).clip(0, len(known) - 1)
-        bad = known[order][pos] != codes
-        if bad.any():
-            c = text[int(np.argmax(bad))]
-            raise HandgradError(f"character {show_char(c)} is not in the model's alphabet {describe(self.chars)}")
-        return order[pos].astype(np.int32)
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[int(i)] for i in ids)
-
-
-def prepare_text(dc, dtype=np.float32) -> Prepared:
-    """The [data] table's text file as training and validation characters (see the module doc)."""
-    if dc.path is None:
+def text(path: str | os.PathLike, *, n_val: int = 1000, n_train: int | None = None) -> Dataset:
+    """A UTF-8 text file as characters and their successors (see the module doc): ``X_train``,
+    ``y_train`` the training text, ``X_val``, ``y_val`` its last ``n_val`` characters, ``classes`` and
+    ``alphabet`` the characters, ``preamble`` the opening read before held-out or generated text.
+    ``path``: an absolute path, or one relative to $HANDGRAD_DATA (then the current directory);
+    ``n_train`` keeps only the first ``n_train`` training characters (quick runs)."""
+    if path is None:
         raise HandgradError("data.dataset = 'text' needs data.path = the text file (UTF-8)")
-    text = read_text(dc.path)
-    alphabet = Alphabet.from_text(text)
-    ids = alphabet.encode(text)
-    n_train = len(ids) - dc.n_val
-    if n_train < 2 or dc.n_val < 2:
-        raise HandgradError(f"{dc.path} has {len(ids)} characters: too few to hold out data.n_val = "
-                            f"{dc.n_val} for validation and still train (both parts need at least 2)")
-    train, val = ids[:n_train], ids[n_train:]
-    if dc.n_train is not None:
-        train = train[:dc.n_train + 1]
-    return Prepared(train[:-1], train[1:], val[:-1], val[1:], None, None, tuple(alphabet.chars),
-                    meta={"dataset": "text", "path": str(dc.path), "alphabet": alphabet.chars,
-                          "n_chars": len(ids), "n_val": dc.n_val,
-                          "preamble": preamble(text[:min(PREAMBLE, len(train))])})
+    content = read_text(path)
+    alphabet = Alphabet.from_text(content)
+    ids = alphabet.encode(content)
+    n_train_chars = len(ids) - n_val
+    if n_train_chars < 2 or n_val < 2:
+        raise HandgradError(f"{path} has {len(ids)} characters: too few to hold out data.n_val = "
+                            f"{n_val} for validation and still train (both parts need at least 2)")
+    train, val = ids[:n_train_chars], ids[n_train_chars:]
+    if n_train is not None:
+        train = train[:n_train + 1]
+    return Dataset(train[:-1], train[1:], val[:-1], val[1:], None, None, tuple(alphabet.chars),
+                   meta={"dataset": "text", "path": str(path), "alphabet": alphabet.chars,
+                         "n_chars": len(ids), "n_val": n_val,
+                         "preamble": preamble(content[:min(PREAMBLE, len(train))])})
 
 
 def preamble(opening: str) -> str:

@@ -1,1 +1,0 @@
-"""Data sets in their upstream formats, where they live, and how batches are drawn."""

@@ -1,0 +1,26 @@
+"""One seed, three random number Generators: every random number handgrad draws comes from one of
+them, so the same seed gives the same numbers, and changing how one is used (say, the sampling)
+never changes what another draws (the initialisation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Rngs:
+    """``init`` draws the initial weights, ``train`` the batches' order, dropout masks and augmentation,
+    ``sample`` a character RNN's samples: ``numpy.random.SeedSequence(seed).spawn(3)``, as ``handgrad
+    train`` does for a config's ``seed`` (so a script that builds and fits with these gets the same
+    numbers as the command).
+
+    >>> import handgrad as hg
+    >>> rng = hg.Rngs(0)
+    >>> layer = hg.Dense(3072, 10, rng=rng.init)
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.init, self.train, self.sample = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+
+    def __repr__(self) -> str:
+        return f"Rngs(seed={self.seed})"
