@@ -5,9 +5,10 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 OUT    ?= reports
 LOCK    = requirements/constraints.txt
-EXTRAS  = dev,sklearn,serve
+EXTRAS  = dev,docs,sklearn,serve
+BUDGET ?= full
 
-.PHONY: run test quick bench fuzz test-latest lock clean
+.PHONY: run test quick docs bench fuzz test-latest lock clean
 
 $(BIN)/handgrad: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ quick: $(BIN)/handgrad
 ## test: the test suite (tests on the real data run when HANDGRAD_DATA is set)
 test: $(BIN)/handgrad
 	$(BIN)/python -m pytest -q
+
+## docs: the documentation site in site/ (executes the tutorials at BUDGET=full, about 10 minutes on
+## 2 cores; make docs BUDGET=reduced for a quick look; executed notebooks are cached in .cache/docs)
+docs: $(BIN)/handgrad
+	@# (the two variables silence a banner about a future MkDocs 2, which this site does not use)
+	HANDGRAD_BUDGET=$(BUDGET) NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 ## fuzz: the randomised fuzzing of the file readers, many examples (the default suite runs fixed ones)
 fuzz: $(BIN)/handgrad
@@ -60,4 +67,4 @@ bench: $(BIN)/handgrad
 	$(BIN)/python benchmarks/bench_rnn.py
 
 clean:
-	rm -rf $(VENV) .venv-latest .pytest_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache site .cache/docs

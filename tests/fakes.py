@@ -157,3 +157,19 @@ def make_fake_surnames(root, seed: int = 0) -> Path:
                           for y in range(len(SURNAME_CLASSES))])
     (folder / "Validation_Inds.txt").write_text(" ".join(str(i + 1) for i in val) + "\n")
     return folder
+
+
+def make_fake_book(root, n_chars: int = 120_000, seed: int = 0) -> Path:
+    """Write ``root/text/goblet_book.txt``: a title line, then sentences of a small vocabulary, long
+    enough for the RNN tutorial's 50,000 held-out characters; return its path."""
+    rng = np.random.default_rng(seed)
+    words = "the a wizard said harry looked at door and ran to castle night was dark hermione ron".split()
+    parts, n = ["HARRY POTTER AND THE FAKE BOOK\n\n"], 0
+    while n < n_chars:
+        sentence = " ".join(rng.choice(words, rng.integers(4, 12))).capitalize() + ". "
+        parts.append(sentence + ("\n" if rng.random() < 0.1 else ""))
+        n += len(sentence)
+    path = Path(root) / "text" / "goblet_book.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(parts), encoding="utf-8")
+    return path

@@ -9,7 +9,7 @@ from handgrad.config import load_config
 
 pytestmark = pytest.mark.realdata
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "linear"
-# report 004, table 3
+# Ruggeri 2020, DD2424 assignment 1 report, table 3
 PUBLISHED = {"setting1": 29.74, "setting2": 38.69, "setting3": 39.08, "setting4": 37.57}
 
 

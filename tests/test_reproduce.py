@@ -65,7 +65,7 @@ def test_reproduce_linear_quick_writes_reports_and_skips_finished(fake_cifar, tm
 
     # published beside ours, with the source; quick runs make no claim
     for text in (html, md):
-        assert "29.74" in text and "38.69" in text and "report 004, table 3" in text
+        assert "29.74" in text and "38.69" in text and "Ruggeri 2020, DD2424 assignment 1 report, table 3" in text
         assert "quick run, not comparable" in text
         assert "Quick run." in text
     assert "| setting2 | setting 2 test accuracy (%) |" in md

@@ -4,7 +4,9 @@ tolerances, verdicts and tables it gave before the families were split out of on
 ``data/reproduce_quick_structure.json`` was written by this test (HANDGRAD_WRITE_STRUCTURE=1) on the
 code before the split, and rewritten once when the gradient-check tables gained the complex-step
 verdict (issue 9: a note in their comparison rows, a column in their tables, the linear section text),
-and once more when error messages began to show the alphabet visibly (issue 27: ␣ for the space). It keeps what is deterministic: headings, comparison rows without our numbers
+once more when error messages began to show the alphabet visibly (issue 27: ␣ for the space), and when
+every source became a citation with a Sources list (issue 26: "Ruggeri 2020, DD2424 assignment 1 report"
+for "report 004"; only source texts changed). It keeps what is deterministic: headings, comparison rows without our numbers
 (which depend on the BLAS's rounding), the first cell of every other table row, captions, figures,
 the experiments not available, and the summary counts; never timings or paths.
 """

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from browser import chromium, wait  # noqa: E402
 from fakes import make_fake_cifar  # noqa: E402
 from handgrad import modelfile, tasks  # noqa: E402
 from handgrad.tasks.runs import run as train_run  # noqa: E402
@@ -231,46 +231,13 @@ def test_cli_serves_on_loopback_until_stopped(runs):
 
 
 # -- the page in a real browser ------------------------------------------------------------------
-CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1200,900"]
-
-
-def _find(*names: str) -> str | None:
-    for n in names:
-        p = shutil.which(n) or (f"/usr/bin/{n}" if os.path.exists(f"/usr/bin/{n}") else None)
-        if p:
-            return p
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    chromium, driver_path = _find("chromium", "chromium-browser"), _find("chromedriver")
-    if not chromium or not driver_path:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the dev extra)")
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium fetch a driver: use Debian's
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for the no-errors check
-    for flag in CHROME_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        opts.add_argument(flag)
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    drv.set_page_load_timeout(30)
+    drv = chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield drv
     drv.quit()
 
 
-def _wait(drv, cond, timeout: float = 15.0):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(drv, timeout).until(cond)
-
-
-@pytest.mark.browser
 def test_browser_type_a_name_and_see_the_language(runs, browser):
     from selenium.webdriver.common.by import By
 
@@ -279,7 +246,7 @@ def test_browser_type_a_name_and_see_the_language(runs, browser):
         browser.get(srv.url + "/")
         box = browser.find_element(By.ID, "name")
         box.send_keys("Kossmann")
-        predicted = _wait(browser, lambda d: d.find_elements(By.ID, "predicted"))[0].text
+        predicted = wait(browser, lambda d: d.find_elements(By.ID, "predicted"))[0].text
         assert predicted == predict_names(runs["surnames"], ["Kossmann"])[0]["predicted"] == "German"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#bars .bar")) == len(LANGUAGES)
         assert "tiny-surnames" in browser.find_element(By.TAG_NAME, "h1").text
@@ -288,16 +255,16 @@ def test_browser_type_a_name_and_see_the_language(runs, browser):
         # a bad name: the error is shown, with the folded form offered
         box.clear()
         box.send_keys("Rossé")
-        err = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
+        err = wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
         assert "outside the model's alphabet" in err.text and not browser.find_elements(By.ID, "predicted")
         browser.find_element(By.ID, "use-suggestion").click()
-        _wait(browser, lambda d: d.find_elements(By.ID, "predicted") and not d.find_element(By.ID, "error").is_displayed())
+        wait(browser, lambda d: d.find_elements(By.ID, "predicted") and not d.find_element(By.ID, "error").is_displayed())
         assert browser.find_element(By.ID, "name").get_attribute("value") == "rosse"
 
         # a 10,000-character name: set at once (typing it would take minutes), then the input event
         browser.execute_script("const b = document.getElementById('name'); b.value = 'a'.repeat(10000);"
                                "b.dispatchEvent(new Event('input'));")
-        err = _wait(browser, lambda d: "10,000 characters" in d.find_element(By.ID, "error").text
+        err = wait(browser, lambda d: "10,000 characters" in d.find_element(By.ID, "error").text
                     and d.find_element(By.ID, "error"))
         assert err.is_displayed()
     finally:
@@ -315,7 +282,7 @@ def test_browser_choose_an_image_and_see_the_classes(runs, browser, tmp_path):
     try:
         browser.get(srv.url + "/")
         browser.find_element(By.ID, "image").send_keys(str(img))
-        predicted = _wait(browser, lambda d: d.find_elements(By.ID, "predicted"))[0].text
+        predicted = wait(browser, lambda d: d.find_elements(By.ID, "predicted"))[0].text
         with TestClient(create_app(runs["linear"])) as api:
             want = api.post("/api/classify", files={"image": ("p.png", img.read_bytes())}).json()["predicted"]
         assert predicted == want
@@ -324,14 +291,14 @@ def test_browser_choose_an_image_and_see_the_classes(runs, browser, tmp_path):
         assert browser.execute_script("return document.querySelector('img.templates').naturalWidth") > 0
 
         browser.find_element(By.ID, "image").send_keys(str(txt))
-        err = _wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
+        err = wait(browser, lambda d: d.find_element(By.ID, "error").is_displayed() and d.find_element(By.ID, "error"))
         assert "not an image" in err.text and not browser.find_element(By.ID, "seen").is_displayed()
 
         big = tmp_path / "huge.png"  # 50 MB (sparse on disk): refused with a message, not sent
         with open(big, "wb") as f:
             f.truncate(50 * 2**20)
         browser.find_element(By.ID, "image").send_keys(str(big))
-        _wait(browser, lambda d: "50.0 MB" in d.find_element(By.ID, "error").text)
+        wait(browser, lambda d: "50.0 MB" in d.find_element(By.ID, "error").text)
     finally:
         srv.close()
 
@@ -369,7 +336,7 @@ def test_browser_console_has_no_errors(runs, browser):
         browser.get_log("browser")  # drop what earlier pages left
         browser.get(srv.url + "/")
         browser.find_element(By.ID, "name").send_keys("lee")
-        _wait(browser, lambda d: d.find_elements(By.ID, "predicted"))
+        wait(browser, lambda d: d.find_elements(By.ID, "predicted"))
         severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
     finally:

@@ -93,9 +93,11 @@ def test_grouped_split_small_languages_keep_a_training_name_and_too_small_is_an_
         grouped_split(names[:32], labels[:32], 2)
 
 
-def test_prepare_grouped_split_has_a_test_part_and_prints_its_summary(tiny_surnames, tmp_path, capsys):
-    data = tasks.load_data(load_config(_grouped_config(tmp_path)))
-    assert "duplicate lines removed" in capsys.readouterr().err
+def test_prepare_grouped_split_has_a_test_part_and_logs_its_summary(tiny_surnames, tmp_path, caplog):
+    with caplog.at_level("INFO", logger="handgrad"):
+        data = tasks.load_data(load_config(_grouped_config(tmp_path)))
+    assert "duplicate lines removed" in caplog.text
+    assert data.meta["split"]["summary"] in caplog.text
     assert data.X_test is not None and set(data.y_test.tolist()) == set(range(4))
     s = data.meta["split"]
     assert s["kind"] == "grouped" and s["n_pairs"] == len(data.y_train) + len(data.y_val) + len(data.y_test)

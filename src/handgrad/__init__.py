@@ -1,6 +1,6 @@
 """handgrad: small neural networks with hand-derived gradients, in NumPy, checked numerically.
 
-The course DD2424's experiments as a library. Everything a notebook needs is here::
+The course DD2424's experiments as a library. Everything a notebook needs is here:
 
     import handgrad as hg
 

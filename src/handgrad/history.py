@@ -45,7 +45,9 @@ class History:
         return list(self.columns)
 
     def last(self, key: str):
-        return self.columns[key][-1]
+        """The last value recorded for ``key`` (rows that did not record it hold None and are
+        skipped: a char-RNN's smooth loss and its held-out loss are recorded in different rows)."""
+        return next((v for v in reversed(self.columns[key]) if v is not None), None)
 
     def plot(self, by: str = "epoch", title: str = ""):
         """The learning curves (cost, loss and accuracy on the training and validation data) as a

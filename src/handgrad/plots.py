@@ -2,7 +2,8 @@
 
 Every function returns a ``matplotlib.figure.Figure``, which a notebook shows inline and
 :func:`save` writes as a PNG (atomically). Figures are made without pyplot, so nothing depends on a
-screen or a backend, and a figure is freed as soon as it is not referenced.
+screen or a backend, and a figure is freed as soon as it is not referenced. (Without pyplot no
+backend registers a notebook display for them, so :class:`InlineFigure` brings its own PNG.)
 """
 
 from __future__ import annotations
@@ -16,15 +17,29 @@ from matplotlib.figure import Figure
 from handgrad.io import atomic_write_bytes
 
 
+def png(fig: Figure, dpi: int = 110) -> bytes:
+    """``fig`` rendered as PNG bytes."""
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def save(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG at ``path`` (parent folders created; written atomically)."""
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, png(fig))
+
+
+class InlineFigure(Figure):
+    """A Figure that Jupyter shows as an image when it is a cell's value: IPython asks an object for
+    ``_repr_png_``. (When pyplot's inline backend is loaded, its own display for Figures wins, so a
+    figure never shows twice.)"""
+
+    def _repr_png_(self) -> bytes:
+        return png(self, dpi=100)
 
 
 def _figure(figsize, rows: int = 1, cols: int = 1, **kw):
-    fig = Figure(figsize=figsize)
+    fig = InlineFigure(figsize=figsize)
     return fig, fig.subplots(rows, cols, **kw)
 
 

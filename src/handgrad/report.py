@@ -18,6 +18,7 @@ from pathlib import Path
 from handgrad import families, io, readers
 from handgrad.config import read_run_config
 from handgrad.errors import HandgradError
+from handgrad.references import cited_in
 from handgrad.reproduction import manifest as mf
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.tables import KIND_TABLES, gradcheck_tables, target_rows
@@ -133,6 +134,7 @@ def build_context(fam_dir: Path, fam: families.Family, manifest: dict) -> dict:
                                          for v in VERDICTS if counts[v]],
             "not_reproduced": [r for r in all_rows if r["verdict"] in (NOT_REPRODUCED, FAILED)],
             "reproduced": [r for r in all_rows if r["verdict"] in (REPRODUCED, PASSED)],
+            "references": cited_in([sec.source for sec in fam.sections] + [r["source"] for r in all_rows]),
             "manifest": manifest_context(fam, states, fam_dir, manifest)}
 
 

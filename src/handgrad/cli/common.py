@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,12 +16,24 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Small neural networks with hand-derived gradients, checked numerically.")
 
 
+def _log_to_stderr() -> None:
+    """The library logs what it did to data (e.g. the leak-free split's summary) at INFO; a notebook
+    shows nothing unless asked, the command line shows it on stderr."""
+    logger = logging.getLogger("handgrad")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("handgrad: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def friendly(fn):
     """Turn HandgradError into a one-line message and exit code 2, and Ctrl-C into one line on
     what was kept (``Interrupted.kept``, else nothing) and exit code 130, without a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        _log_to_stderr()
         try:
             return fn(*args, **kwargs)
         except HandgradError as e:

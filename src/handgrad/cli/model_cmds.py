@@ -21,7 +21,7 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnam
             json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
             fold: Annotated[bool, typer.Option("--fold", help="map accented letters to their base letter first")] = False,
             ) -> None:
-    """Probability of every language for each name, and the predicted one (report 000, table 3).
+    """Probability of every language for each name, and the predicted one (as Ruggeri 2020's A3 report, table 3).
 
     Names come from the arguments and/or --file (one per line; '-' reads standard input)."""
     from handgrad import predict as predict_mod

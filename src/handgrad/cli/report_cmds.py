@@ -46,9 +46,8 @@ def reproduce(family: Annotated[str, typer.Argument(help=f"{', '.join(families.n
         n = sum(1 for _ in out.glob("*/runs/*/reproduce.json"))  # written when an experiment ends
         raise Interrupted(f"{n} finished experiment{'s' * (n != 1)} kept in {out}/*/runs (the same command "
                           "skips them; the ones running start again); no report was written for this call") from None
-    for fam, p in paths.items():
-        typer.echo(f"{fam}: {p}")
-    typer.echo(f"wall time: {time.perf_counter() - t0:.1f} s")
+    # reproduce() has said where each family's report is (once, as it wrote it)
+    typer.echo(f"{len(paths)} report{'s' * (len(paths) != 1)}; wall time: {time.perf_counter() - t0:.1f} s")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,9 @@ class Dataset:
     classes: tuple[str, ...]
     state: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    #: surnames: names -> the model's inputs, exactly as the training names were encoded (lowercased;
+    #: character indices, or n-gram rows with the training vocabulary)
+    encode: Callable | None = field(default=None, repr=False)
 
     @property
     def d(self) -> int:

@@ -26,10 +26,15 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pooch
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which in a notebook without ipywidgets warns that it falls back to a
+    # text progress bar; a text bar is what a download needs, so the warning is noise on every page
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 from handgrad.errors import HandgradError
 

@@ -1,11 +1,12 @@
-"""Assignment 3 (option 1): k-layer networks with batch normalisation on CIFAR-10 (the A3 sheet and the
-public reports summarised in course-spec.md)."""
+"""Assignment 3 (option 1): k-layer networks with batch normalisation on CIFAR-10 (the A3 sheet and peers'
+public reports, see handgrad.references)."""
 
 from __future__ import annotations
 
 from handgrad import readers
 from handgrad.errors import HandgradError
 from handgrad.families import Family, register
+from handgrad.references import cite
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section
 from handgrad.reproduction.spec import acc as _acc
@@ -18,8 +19,8 @@ from handgrad.reproduction.verdicts import (
     row,
 )
 
-_SHEET = "A3 sheet 2024 (course-spec.md)"
-_ANTOLU = "course-spec.md, peer antolu's report"
+_SHEET = cite("sheet-a3-bn-2024")
+_ANTOLU = cite("peer-antolu")
 
 
 def _mean_acc(label, published, source, tol=1.0, **kw):
@@ -40,7 +41,7 @@ SECTIONS: tuple[Section, ...] = (
             "report gives exact ones for one run each. Ours for the 3-layer nets are means over seeds 0-9: one "
             "run's test accuracy varies by about 0.4 points with the seed, as much as the gaps compared here."),
     Section("bn-search", "bn", "Coarse-to-fine search for lambda (3-layer network with batch norm)",
-            "course-spec.md (peers antolu, chris4540)",
+            f"{cite('peer-antolu')}; {cite('peer-chris4540')}",
             "The resumable search, 2 cycles with n_s = 900 per trial: a log grid of eight lambdas, then eight "
             "random ones around the best; then the chosen lambda trained with the sheet's n_s = 2,250 for 4 cycles, "
             "seeds 0-9 (the peer's 53.88% is one run, a tuned lambda with 3-4 cycles)."),
@@ -48,7 +49,7 @@ SECTIONS: tuple[Section, ...] = (
             "Every weight N(0, sigma^2), sigma in {1e-1, 1e-3, 1e-4}, zero biases, instead of He; with and "
             "without batch norm; 2 cycles with n_s = 900 (the sheet allows the shorter cycle here). The sheet's "
             "point: without batch norm the smallest sigma does not train, with batch norm it does."),
-    Section("bn-best", "bn", "Best k-layer network (bonus)", "issue 12 target; the best MLP, configs/mlp/best.toml",
+    Section("bn-best", "bn", "Best k-layer network (bonus)", "handgrad's target: the best MLP, configs/mlp/best.toml",
             "Chosen on validation accuracy: wider layers with batch norm, dropout, flips and translations, "
             "cyclical rates, snapshot ensemble of the end-of-cycle nets."),
 )
@@ -68,15 +69,16 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("bn-3layer", "bn", "bn-sheet", "3-layer [50, 50] without batch norm, 10 seeds", "bn/3layer.toml",
                kind="repeat", repeat=10,
                targets=(_mean_acc("3-layer, no batch norm: test accuracy, mean of 10 (%)", 52.0,
-                                  "A3 sheet (about 52%)", 1.5),
+                                  cite("sheet-a3-bn-2024", "about 52%"), 1.5),
                         _mean_acc("3-layer, no batch norm: test accuracy, mean of 10 (%)", 53.97, _ANTOLU, 1.5)),
                figures=("learning_curves.png",)),
     Experiment("bn-3layer-bn", "bn", "bn-sheet", "3-layer [50, 50] with batch norm, 10 seeds", "bn/3layer-bn.toml",
                kind="repeat", repeat=10,
                targets=(_mean_acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.5,
-                                  "A3 sheet 2024 (about 53.5%; issue 12: at least)", 0.0, mode="at_least"),
+                                  cite("sheet-a3-bn-2024", "about 53.5%; handgrad: at least"), 0.0,
+                                  mode="at_least"),
                         _mean_acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.8,
-                                  "A3 sheet 2019 (about 53.8%)", 1.0),
+                                  cite("sheet-a3-bn-2019", "about 53.8%"), 1.0),
                         _mean_acc("3-layer with batch norm: test accuracy, mean of 10 (%)", 53.55, _ANTOLU, 1.0)),
                figures=("learning_curves.png",)),
     Experiment("bn-9layer", "bn", "bn-sheet", "9-layer [50, 30, 20, 20, 10, 10, 10, 10] without batch norm",
@@ -93,17 +95,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "3-layer with batch norm, lambda from the search, 4 cycles, 10 seeds", "bn/3layer-bn-tuned.toml",
                kind="repeat", repeat=10,
                targets=(_mean_acc("3-layer with batch norm, tuned lambda: test accuracy, mean of 10 (%)", 53.5,
-                                  "A3 sheet 2024 (about 53.5%; issue 12: at least)", 0.0, mode="at_least"),
+                                  cite("sheet-a3-bn-2024", "about 53.5%; handgrad: at least"), 0.0,
+                                  mode="at_least"),
                         _mean_acc("3-layer with batch norm, tuned lambda: test accuracy, mean of 10 (%)", 53.88,
-                                  _ANTOLU + " (tuned lambda, 3-4 cycles)", 1.0),
+                                  cite("peer-antolu", "tuned lambda, 3-4 cycles"), 1.0),
                         _mean_acc("3-layer with batch norm after a lambda search: test accuracy, mean of 10 (%)",
-                                  52.89, "course-spec.md, peer chris4540's report", 1.0)),
+                                  52.89, cite("peer-chris4540"), 1.0)),
                figures=("learning_curves.png",)),
     Experiment("bn-sensitivity", "bn", "bn-sensitivity", "sigma in {1e-1, 1e-3, 1e-4}, with and without batch norm",
                "bn/sensitivity.toml", kind="search", extras=(("keep_runs", True),),
                figures=("loss_curves.png",)),
     Experiment("bn-best", "bn", "bn-best", "best k-layer network", "bn/best.toml",
-               targets=(_acc("test accuracy (%)", 60.0, "issue 12 target", 0.0, mode="at_least"),
+               targets=(_acc("test accuracy (%)", 60.0, "handgrad's target", 0.0, mode="at_least"),
                         _acc("test accuracy (%), best MLP so far", 59.91, "configs/mlp/best.toml (this repository)",
                              None),
                         _acc("snapshot-ensemble test accuracy (%)", None, "-", None, key="ensemble_test_accuracy")),
@@ -122,12 +125,12 @@ def gain_table(rs: RunState) -> tuple[dict | None, list[dict]]:
         base = None
     ours = rs.value("test_accuracy")
     if not base or base.get("test_accuracy") is None or ours is None:
-        return None, [row(rs.exp, f"gain over {other} (points)", "-", "-", "-", "-", NOT_AVAILABLE, "issue 12")]
+        return None, [row(rs.exp, f"gain over {other} (points)", "-", "-", "-", "-", NOT_AVAILABLE, "handgrad")]
     gain = 100 * (ours - base["test_accuracy"])
     need = rs.exp.extra("gain_min")
     verdict = QUICK if rs.quick else REPRODUCED if gain >= need else NOT_REPRODUCED
     return None, [row(rs.exp, f"test accuracy gain of batch norm over {other} (points)", f"{gain:+.2f}",
-                      "+4.02 (antolu: 47.77 -> 51.79)", "-", f">= +{need:g}", verdict, "issue 12; " + _ANTOLU)]
+                      "+4.02 (antolu: 47.77 -> 51.79)", "-", f">= +{need:g}", verdict, "handgrad; " + _ANTOLU)]
 
 
 def sensitivity_table(rs: RunState) -> tuple[dict | None, list[dict]]:

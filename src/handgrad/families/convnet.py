@@ -1,4 +1,4 @@
-"""Assignment 3: the character-level ConvNet for surname languages (report 000)."""
+"""Assignment 3: the character-level ConvNet for surname languages (Ruggeri 2020)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from handgrad.datasets.names.grouped import leak_sentence
 from handgrad.families import Family, register
+from handgrad.references import cite
 from handgrad.predict import predict_names
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
@@ -23,19 +24,19 @@ from handgrad.reproduction.verdicts import (
 )
 
 SECTIONS: tuple[Section, ...] = (
-    Section("convnet-gradcheck", "convnet", "Gradient checks: ConvNet", "report 000, table 1",
-            "Report 000 checked k1=5, n1=5, k2=5, n2=5 on a batch of 3; ours must stay below "
+    Section("convnet-gradcheck", "convnet", "Gradient checks: ConvNet", cite("ruggeri2020-a3", "table 1"),
+            "Ruggeri checked k1=5, n1=5, k2=5, n2=5 on a batch of 3; ours must stay below "
             f"{GRADCHECK_BOUND:g}."),
     Section("convnet-imbalance", "convnet", "Class imbalance: with and without compensation",
-            "report 000, section 3; course-spec.md (peer franco-ruggeri)",
+            f"{cite('ruggeri2020-a3', 'section 3')}; {cite('peer-ruggeri')}",
             "k1=5, n1=20, k2=3, n2=20, momentum; balanced validation accuracy (252 names, 14 per class), "
             "class distribution, confusion matrices and learning curves."),
-    Section("convnet-final", "convnet", "Final ConvNet", "report 000, section 4 and table 3",
+    Section("convnet-final", "convnet", "Final ConvNet", cite("ruggeri2020-a3", "section 4 and table 3"),
             "k1=5, n1=100, k2=3, n2=100, 20,000 updates, best-validation checkpoint; per-class validation "
             "accuracy and predictions for new surnames."),
-    Section("convnet-best", "convnet", "Best ConvNet (bonus)", "course-spec.md (peer franco-ruggeri)", ""),
+    Section("convnet-best", "convnet", "Best ConvNet (bonus)", cite("peer-ruggeri"), ""),
     Section("convnet-leakfree", "convnet", "Leak-free evaluation: the course split beside the grouped split",
-            "issue 8; no published system reports a leak-free number",
+            "handgrad; no published system reports a leak-free number",
             "The course's validation names are partly names the net trained on (the table below counts them "
             "per language), and its file repeats (name, language) pairs. The leak-free split (data.split = "
             "\"grouped\") de-duplicates the pairs and keeps every name string in one of train / validation / "
@@ -46,7 +47,7 @@ SECTIONS: tuple[Section, ...] = (
             "averaged with handgrad's character n-gram linear model (configs/convnet/predictor.toml); "
             "benchmarks/bench_surnames.py compares it with scikit-learn's n-gram baseline on the same split."),
     Section("convnet-timing", "convnet", "Efficiency variants of the convolution: timing",
-            "report 000, table 2",
+            cite("ruggeri2020-a3", "table 2"),
             "k1=5, n1=10, k2=5, n2=10, batch 100, 5 epochs. The report's seconds are MATLAB on another "
             "machine and are shown for reference; the speed-ups over no optimisation are compared."),
 )
@@ -62,12 +63,12 @@ PER_CLASS_000 = {
     "Polish": 50.00, "Portuguese": 14.29, "Russian": 78.57, "Scottish": 0.00, "Spanish": 28.57,
     "Vietnamese": 50.00,
 }
-#: report 000 table 3: the most probable class of each new surname, and its probability
+#: Ruggeri 2020, table 3: the most probable class of each new surname, and its probability
 PREDICTIONS_000 = {
     "ruggeri": ("Italian", 0.7985), "salmeri": ("Italian", 0.7321), "lee": ("Korean", 0.3934),
     "scofield": ("English", 0.7785), "fdfr": ("German", 0.4107), "gonzales": ("Spanish", 0.7893),
 }
-#: report 000 table 2: seconds for 5 epochs and speed-up, per implementation of the benchmark
+#: Ruggeri 2020, table 2: seconds for 5 epochs and speed-up, per implementation of the benchmark
 TIMING_000 = {"mfmx": (176.715, 1.0), "a": (143.063, 1.24), "b": (30.873, 5.72), "ab": (25.501, 6.93)}
 TIMING_LABEL = {"mfmx": "no optimisation", "a": "(a)", "b": "(b)", "ab": "(a)+(b)", "fast": "fast (im2col)"}
 
@@ -80,25 +81,25 @@ def _info(label: str, key: str) -> Target:
 EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("gradcheck-convnet", "convnet", "convnet-gradcheck", "k1=5, n1=5, k2=5, n2=5, batch 3",
                "convnet/small-balanced.toml", kind="gradcheck", cases=((3, 0.0, None),),
-               gradcheck_published=_REPORT000_GC, gradcheck_source="report 000, table 1", figures=()),
+               gradcheck_published=_REPORT000_GC, gradcheck_source=cite("ruggeri2020-a3", "table 1"), figures=()),
     Experiment("small-unbalanced", "convnet", "convnet-imbalance", "n1=n2=20, no compensation",
                "convnet/small-unbalanced.toml",
                targets=(_acc("balanced validation accuracy (%), no compensation", 40.87,
-                             "report 000 section 3; course-spec.md", 2.0, key="val_balanced_accuracy"),),
+                             cite("peer-ruggeri", "the course split"), 2.0, key="val_balanced_accuracy"),),
                figures=("class_distribution.png", "confusion_val.png", "learning_curves.png")),
     Experiment("small-balanced", "convnet", "convnet-imbalance", "n1=n2=20, balanced sampling each epoch",
                "convnet/small-balanced.toml",
                targets=(_acc("balanced validation accuracy (%), balanced sampling", 51.59,
-                             "report 000 section 3; course-spec.md", 2.0, key="val_balanced_accuracy"),),
+                             cite("peer-ruggeri", "the course split"), 2.0, key="val_balanced_accuracy"),),
                figures=("confusion_val.png", "learning_curves.png")),
     Experiment("final-convnet", "convnet", "convnet-final", "k1=5, n1=100, k2=3, n2=100", "convnet/final.toml",
-               targets=(_acc("balanced validation accuracy (%)", 55.56, "report 000, section 4", 2.0,
+               targets=(_acc("balanced validation accuracy (%)", 55.56, cite("ruggeri2020-a3", "section 4"), 2.0,
                              key="val_balanced_accuracy"),),
                extras=(("per_class", PER_CLASS_000), ("predictions", PREDICTIONS_000)),
                figures=("confusion_val.png", "learning_curves.png")),
     Experiment("best-convnet", "convnet", "convnet-best", "best ConvNet", "convnet/best.toml",
                targets=(_acc("balanced validation accuracy (%)", 61.11,
-                             "course-spec.md, peer franco-ruggeri (3 conv layers)", 2.0, key="val_balanced_accuracy",
+                             cite("peer-ruggeri", "3 conv layers"), 2.0, key="val_balanced_accuracy",
                              mode="at_least"),),
                figures=("confusion_val.png", "learning_curves.png")),
     Experiment("final-convnet-leakfree", "convnet", "convnet-leakfree", "final net (k1=5, n1=100, k2=3, n2=100), "
@@ -123,13 +124,13 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                "convnet/predictor.toml", overrides=(("data.split", "course"),),
                targets=(_info("predictor, course split: balanced validation accuracy (%)", "val_balanced_accuracy"),),
                figures=()),
-    Experiment("timing", "convnet", "convnet-timing", "report 000 table 2 setting",
+    Experiment("timing", "convnet", "convnet-timing", "Ruggeri 2020's table 2 setting",
                "../benchmarks/bench_conv_variants.py",
                kind="timing",
-               targets=tuple(Target(f"speed-up {TIMING_LABEL[k]}", f"speedup.{k}", v[1], "report 000, table 2",
+               targets=tuple(Target(f"speed-up {TIMING_LABEL[k]}", f"speedup.{k}", v[1], cite("ruggeri2020-a3", "table 2"),
                                     0.5, mode="rel", scale=1.0, fmt=".2f") for k, v in TIMING_000.items()
                              if k != "mfmx")
-               + tuple(Target(f"seconds {TIMING_LABEL[k]} (5 epochs)", f"total_s.{k}", v[0], "report 000, table 2",
+               + tuple(Target(f"seconds {TIMING_LABEL[k]} (5 epochs)", f"total_s.{k}", v[0], cite("ruggeri2020-a3", "table 2"),
                               None, mode="info", scale=1.0, fmt=".1f") for k, v in TIMING_000.items()),
                extras=(("timing", TIMING_000), ("argv", ("--repeats", "3", "--budget", "60")),
                        # quick: every update counted, per-update time measured for about a second, extrapolated
@@ -142,7 +143,7 @@ PER_CLASS_TOL = 200 / 14 + 0.01  # + 0.01: the published percentages are rounded
 
 
 def per_class_table(rs: RunState) -> tuple[dict | None, list[dict]]:
-    """Per-class validation accuracy beside report 000's table 3."""
+    """Per-class validation accuracy beside Ruggeri 2020's table 3."""
     pub = rs.exp.extra("per_class")
     ours = (rs.metrics or {}).get("val_per_class_accuracy")
     if not pub or not ours:
@@ -156,15 +157,15 @@ def per_class_table(rs: RunState) -> tuple[dict | None, list[dict]]:
         n_ok += ok
         verdict = NOT_AVAILABLE if o is None else QUICK if rs.quick else REPRODUCED if ok else NOT_REPRODUCED
         rows.append([cls, fmt(o), fmt(p), "-" if diff is None else f"{round(diff, 2) + 0.0:+.2f}", verdict])
-    comp = [row(rs.exp, "classes within 2 names (14.3 points) of report 000", f"{n_ok} of {len(pub)}", "18 of 18",
-                "-", "-", REFERENCE, "report 000, table 3")]
-    return ({"caption": "Per-class validation accuracy (14 names per class): ours beside report 000 table 3 "
+    comp = [row(rs.exp, "classes within 2 names (14.3 points) of Ruggeri 2020", f"{n_ok} of {len(pub)}", "18 of 18",
+                "-", "-", REFERENCE, cite("ruggeri2020-a3", "table 3"))]
+    return ({"caption": "Per-class validation accuracy (14 names per class): ours beside " + cite("ruggeri2020-a3", "table 3") + " "
                         f"(tolerance ± {PER_CLASS_TOL:.1f} points, two names)",
              "columns": ["class", "ours %", "published %", "difference", "verdict"], "rows": rows}, comp)
 
 
 def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
-    """The most probable language of report 000's new surnames, from the saved model."""
+    """The most probable language of Ruggeri 2020's new surnames, from the saved model."""
     pub = rs.exp.extra("predictions")
     if not pub or rs.state != "done":
         return None, []
@@ -186,8 +187,8 @@ def predictions_table(rs: RunState) -> tuple[dict | None, list[dict]]:
         rows.append([name, f"{classes[top]} ({p[top]:.2f})", f"{pub_cls} ({pub_p:.2f})", fmt(p_pub_cls), verdict])
         comp.append(row(rs.exp, f"most probable language of '{name}'", f"{classes[top]} {p[top]:.2f}",
                         f"{pub_cls} {pub_p:.2f}", "same class" if same else "other class", "same class", verdict,
-                        "report 000, table 3"))
-    return ({"caption": "Predictions for new surnames: most probable language (probability), ours and report 000",
+                        cite("ruggeri2020-a3", "table 3")))
+    return ({"caption": "Predictions for new surnames: most probable language (probability), ours and " + cite("ruggeri2020-a3", "table 3"),
              "columns": ["name", "ours", "published", "ours: p(published class)", "verdict"], "rows": rows}, comp)
 
 
@@ -242,11 +243,11 @@ def leak_table(rs: RunState) -> tuple[dict | None, list[dict]]:
              + [["total", str(n_val), str(sum(any_lang)), str(sum(same))]]}
     return table, [row(rs.exp, "the course split's leak: validation names also among the training names",
                        f"{sum(any_lang)} of {n_val} ({sum(same)} with the same language)", "-", "-", "-", REFERENCE,
-                       "issue 8")]
+                       "handgrad")]
 
 
 def timing_table(rs: RunState) -> tuple[dict | None, list[dict]]:
-    """Seconds and speed-up per implementation of the convolution, beside report 000's table 2."""
+    """Seconds and speed-up per implementation of the convolution, beside Ruggeri 2020's table 2."""
     m = rs.metrics
     if rs.exp.kind != "timing" or not m or "rows" not in m:
         return None, []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handgrad import readers
 from handgrad.errors import HandgradError
 from handgrad.families import Family, register
+from handgrad.references import cite
 from handgrad.reproduction.quick import QuickBudget
 from handgrad.reproduction.runstate import RunState, read_json
 from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
@@ -17,7 +18,7 @@ from handgrad.reproduction.verdicts import (
     row,
 )
 
-SHEET = "A4 sheet (course-spec.md)"
+SHEET = cite("sheet-a4")
 
 SECTIONS: tuple[Section, ...] = (
     Section("rnn-gradcheck", "rnn", "Gradient checks: vanilla RNN", SHEET,
@@ -29,7 +30,7 @@ SECTIONS: tuple[Section, ...] = (
             "out the last 50,000 characters of the book for validation (the sheet trains on all of it). Samples "
             "of 200 characters every 10,000 updates, and a 1,000-character passage from the best model "
             "(lowest validation loss)."),
-    Section("rnn-best", "rnn", "Best RNN (bonus): validation loss on the held-out end of the book", "issue 13",
+    Section("rnn-best", "rnn", "Best RNN (bonus): validation loss on the held-out end of the book", "handgrad",
             "Our best config against the sheet's setting on the same held-out 50,000 characters, each read after "
             "the book's opening (the state a model trained the sheet's way relies on)."),
 )
@@ -51,7 +52,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("goblet", "rnn", "rnn-sheet", "m = 100, AdaGrad, 363,000 updates", "rnn/goblet.toml",
                targets=(*(_smooth(s, v) for s, v in SHEET_SMOOTH.items()),
                         Target("smooth loss at update 363,000 (at most 40)", "smooth_loss_at.363000", 40.0,
-                               "issue 13", 0.0, mode="at_most", scale=1.0),
+                               "handgrad's target", 0.0, mode="at_most", scale=1.0),
                         Target("lowest smooth loss", "smooth_loss_min", 39.0, SHEET + ": \"lowest ~39\"", None,
                                mode="info", scale=1.0),
                         Target("validation loss per character (nats)", "val_loss_per_char", None, "ours", None,
@@ -97,7 +98,7 @@ def baseline_table(rs: RunState) -> tuple[dict | None, list[dict]]:
     else:
         verdict, diff = (QUICK if rs.quick else REPRODUCED if o < b else NOT_REPRODUCED), f"{o - b:+.4f}"
     comp = [row(rs.exp, "validation loss per character, below the sheet's setting", fmt(o, ".4f"), fmt(b, ".4f"),
-                diff, "lower", verdict, "issue 13 (the sheet's setting: configs/rnn/goblet.toml)",
+                diff, "lower", verdict, "handgrad (the sheet's setting: configs/rnn/goblet.toml)",
                 "" if rs.state == "done" else rs.reason)]
     rows = []
     for name, m in (("the sheet's setting (goblet.toml)", base), ("best.toml", ours or {})):

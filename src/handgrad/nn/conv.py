@@ -19,7 +19,7 @@ The sheet's computation (``impl="mfmx"``, the methods below):
 
 Readable and slow. The same function is computed faster by ``impl="fast"`` (``nn/conv_fast.py``:
 im2col windows, index input, skipping empty windows; the default) and by the sheet's speed-ups
-(a), (b), (a)+(b) that report 000 timed (``impl="a"|"b"|"ab"``, ``nn/conv_variants.py``). Tests prove
+(a), (b), (a)+(b) that Ruggeri 2020's A3 report timed (``impl="a"|"b"|"ab"``, ``nn/conv_variants.py``). Tests prove
 every implementation equal to this one.
 
 Input may also be an integer array (N, L) of channel indices with -1 for an empty column, meaning

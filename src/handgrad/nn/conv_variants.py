@@ -1,4 +1,4 @@
-"""The sheet's speed-ups of the convolution's backward pass (Background 5), as report 000's timing
+"""The sheet's speed-ups of the convolution's backward pass (Background 5), as Ruggeri 2020's A3 report's timing
 table compares them: ``impl="a"``, ``"b"`` and ``"ab"`` of :class:`handgrad.nn.Conv1D`
 (``benchmarks/bench_conv_variants.py`` times them against the MF/MX reference and the fast path).
 

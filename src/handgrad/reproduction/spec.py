@@ -9,7 +9,7 @@ from typing import Any
 #: what ``reproduce`` can do with an experiment's config
 KINDS = ("run", "repeat", "search", "gradcheck", "timing")
 
-#: relative-error bound our gradient checks must meet (the brief and report 004's reading)
+#: relative-error bound our gradient checks must meet (the course's threshold, as Ruggeri 2020's A1 report reads it)
 GRADCHECK_BOUND = 1e-6
 
 

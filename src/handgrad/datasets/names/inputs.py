@@ -3,7 +3,7 @@ or n-gram rows (the n-gram linear model), and the facts a saved model needs to e
 
 from __future__ import annotations
 
-import sys
+import logging
 
 import numpy as np
 
@@ -14,6 +14,8 @@ from handgrad.datasets.names.grouped import course_leak, grouped_split
 from handgrad.datasets.names.ngrams import CharNgrams
 from handgrad.datasets.names.tutorial import resolve_surnames
 from handgrad.errors import HandgradError
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("course", "grouped")
 FEATURES = ("indices", "ngrams")
@@ -28,7 +30,7 @@ def surnames(split: str = "course", *, features: str = "indices", source: str = 
     ``split``: 'course' (the course's validation names, no test part: the published protocol) or
     'grouped' (the leak-free protocol of ``names/grouped.py``: de-duplicated pairs, no name string in
     two of train / validation / test, seeded by ``split_seed``, with a test part; what it removed is
-    printed on stderr and kept in ``meta["split"]``). ``features``: 'indices' gives character indices
+    logged and kept in ``meta["split"]``, its summary in words as ``meta["split"]["summary"]``). ``features``: 'indices' gives character indices
     (N, n_len) int32, -1 after the name (a ConvNet's first layer reads them); 'ngrams' TF-IDF
     character n-gram rows (sparse CSR, ``dtype``) whose vocabulary and idf, fitted on the training
     names, go to ``state``. ``source``: the course files under $HANDGRAD_DATA/surnames/ or the PyTorch
@@ -47,11 +49,12 @@ def surnames(split: str = "course", *, features: str = "indices", source: str = 
         gs = grouped_split(data.names, data.labels, data.K, seed=split_seed, fraction=holdout_fraction,
                            min_per_class=holdout_min, max_per_class=holdout_max,
                            val_idx=data.val_idx, classes=data.classes)
-        print(f"handgrad: {gs.summary(data.classes)}", file=sys.stderr)
+        summary = gs.summary(data.classes)
+        log.info(summary)  # the command line shows it; a notebook has it in meta["split"]["summary"]
         parts = {p: gs.subset(p) for p in ("train", "val", "test")}
         split_meta.update(seed=split_seed, n_lines=gs.n_lines, n_pairs=len(gs.names),
                           duplicates=gs.n_duplicates, duplicates_per_class=gs.duplicates_per_class.tolist(),
-                          multilabel_names=gs.n_multilabel_names, **gs.sizes)
+                          multilabel_names=gs.n_multilabel_names, summary=summary, **gs.sizes)
     else:
         parts = {"train": data.subset("train"), "val": data.subset("val")}
     leak = course_leak(data.names, data.labels, data.val_idx, data.K)
@@ -81,4 +84,5 @@ def surnames(split: str = "course", *, features: str = "indices", source: str = 
             out[p] = (encode(parts[p][0]), parts[p][1])
             meta[f"{p}_class_counts"] = class_counts(parts[p][1], data.K).tolist()
     X_te, y_te = out.get("test", (None, None))
-    return Dataset(*out["train"], *out["val"], X_te, y_te, tuple(data.classes), state=state, meta=meta)
+    return Dataset(*out["train"], *out["val"], X_te, y_te, tuple(data.classes), state=state, meta=meta,
+                   encode=lambda names: encode([n.strip().lower() for n in names]))
