@@ -6,7 +6,9 @@ code before the split, and rewritten once when the gradient-check tables gained 
 verdict (issue 9: a note in their comparison rows, a column in their tables, the linear section text),
 once more when error messages began to show the alphabet visibly (issue 27: ␣ for the space), and when
 every source became a citation with a Sources list (issue 26: "Ruggeri 2020, DD2424 assignment 1 report"
-for "report 004"; only source texts changed). It keeps what is deterministic: headings, comparison rows without our numbers
+for "report 004"; only source texts changed), and when the 2025 course came in (issue 25: the linear
+family's "linear-2025" section and its rows; the patchify family compared from then on, with torch
+hidden so that its torch-only experiments read "not available" on every machine). It keeps what is deterministic: headings, comparison rows without our numbers
 (which depend on the BLAS's rounding), the first cell of every other table row, captions, figures,
 the experiments not available, and the summary counts; never timings or paths.
 """
@@ -26,6 +28,7 @@ from handgrad.cli import app
 
 GOLDEN = Path(__file__).parent / "data" / "reproduce_quick_structure.json"
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+FAMILIES = ("linear", "mlp", "convnet", "patchify")
 COMPARISON_HEADER = "| experiment | quantity | ours | published | difference | tolerance | verdict | source | note |"
 
 
@@ -66,8 +69,11 @@ def _save_without_drawing(fig, path):
 
 def test_reproduce_all_quick_keeps_its_structure(tmp_path, monkeypatch):
     from handgrad import plots
+    from handgrad.reproduction import plan
 
     monkeypatch.setattr(plots, "save", _save_without_drawing)  # drawing is most of the time on 2 busy cores
+    # the same report with or without the optional torch extra: its experiments read "not available"
+    monkeypatch.setattr(plan, "torch_installed", lambda: False)
     data = tmp_path / "data"
     make_fake_cifar(data, n_per_batch=60)
     make_fake_surnames(data)
@@ -85,15 +91,16 @@ def test_reproduce_all_quick_keeps_its_structure(tmp_path, monkeypatch):
                                  "--jobs", "2"])
     assert r.exit_code == 0, r.output
     assert "local Dask cluster: 2 worker processes" in r.output
-    for fam in ("linear", "mlp", "convnet"):
+    for fam in FAMILIES:
         workers = json.loads((out / fam / "manifest.json").read_text())["workers"]
         assert (workers["mode"], workers["workers"]) == ("local", 2)
         assert "- Workers: local Dask cluster: 2 worker processes" in (out / fam / "report.md").read_text()
-    got = {fam: structure((out / fam / "report.md").read_text()) for fam in ("linear", "mlp", "convnet")}
+    got = {fam: structure((out / fam / "report.md").read_text()) for fam in FAMILIES}
     got = json.loads(json.dumps(got))  # tuples as lists, as in the file
     if os.environ.get("HANDGRAD_WRITE_STRUCTURE"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert set(want) == set(FAMILIES)
     for fam in want:
         assert got[fam] == want[fam], fam

@@ -3,9 +3,12 @@ and (marked ``browser``) the page driven in a real headless chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ from handgrad.cli import app as cli_app  # noqa: E402
 from handgrad.config import from_dict  # noqa: E402
 from handgrad.predict import predict_names  # noqa: E402
 from handgrad.serve.app import BackgroundServer, create_app  # noqa: E402
+from handgrad.serve.model import predict_names as served_predict  # noqa: E402
 
 LANGUAGES = ["Italian", "Japanese", "German"]
 #: toy languages the tiny ConvNet learns in a few hundred updates: a suffix each
@@ -230,6 +234,88 @@ def test_cli_serves_on_loopback_until_stopped(runs):
     assert f"http://127.0.0.1:{port}/" in out
 
 
+# -- under load ----------------------------------------------------------------------------------
+def _expected_cases(n: int) -> list[tuple[str, dict, int]]:
+    """n requests, good and bad mixed: (method, httpx keyword arguments, the status it must get)."""
+    kinds = [
+        ("GET", {"params": {"name": "Tadomoto"}}, 200),
+        ("POST", {"json": {"names": ["Bellini", "Kossmann", "Tadomoto"] * 30}}, 200),
+        ("GET", {"params": {"name": "Tadomoto7"}}, 400),  # a digit
+        ("GET", {"params": {"name": ""}}, 400),
+        ("POST", {"content": b'{"names": ["Bellini",', "headers": {"content-type": "application/json"}}, 422),
+        ("POST", {"json": {"names": ["Bellini", "x" * 150]}}, 422),
+        ("POST", {"json": {"names": ["Bellini"] * 1001}}, 413),
+        ("GET", {"params": {"name": "Rossé"}}, 400),
+        ("POST", {"json": {"names": "Bellini"}}, 422),
+        ("GET", {"params": {"name": "Kossmann"}}, 200),
+    ]
+    return [kinds[i % len(kinds)] for i in range(n)]
+
+
+def test_hundreds_of_concurrent_requests_each_get_their_own_status(runs):
+    """A real uvicorn on a loopback port, 32 clients at once, 400 requests good and bad mixed: every
+    good one 200 with the numbers a lone request gets, every bad one its 4xx, never a 5xx."""
+    import httpx
+
+    app = create_app(runs["surnames"])
+    alone = {n: served_predict(app.state.model, [n])[0] for n in ("Tadomoto", "Kossmann", "Bellini")}
+    srv = BackgroundServer(app)
+    cases = _expected_cases(400)
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as client, ThreadPoolExecutor(32) as pool:
+            responses = list(pool.map(lambda c: client.request(c[0], "/api/predict", **c[1]), cases))
+    finally:
+        srv.close()
+    wrong = [(c[0], str(c[1])[:60], c[2], r.status_code, r.text[:120]) for c, r in zip(cases, responses)
+             if r.status_code != c[2]]
+    assert not wrong, wrong
+    for c, r in zip(cases, responses):
+        if r.status_code != 200:
+            assert r.json()["error"]
+            continue
+        got = [r.json()] if c[0] == "GET" else r.json()["results"]
+        for g in got:  # batched with other requests: the same class, the same probabilities up to rounding
+            want = alone[g["name"]]
+            assert g["predicted"] == want["predicted"]
+            assert max(abs(g["probabilities"][k] - v) for k, v in want["probabilities"].items()) < 1e-5
+    assert app.state.batcher.batches >= 1
+
+
+def test_the_batcher_runs_waiting_requests_together_and_keeps_their_errors_apart():
+    """Requests that queue up while a pass runs make one pass; a bad item fails its own request only."""
+    from handgrad.serve.batching import Batcher
+
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def fn(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            started.set()
+            release.wait(10)
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [x.upper() for x in items]
+
+    batcher = Batcher(fn)
+
+    async def main():
+        first = asyncio.ensure_future(batcher(["a"]))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        rest = [asyncio.ensure_future(batcher(items)) for items in (["b", "c"], ["bad"], ["d"])]
+        await asyncio.sleep(0.05)  # all three are queued behind the first pass
+        release.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    try:
+        out = asyncio.run(main())
+    finally:
+        batcher.close()
+    assert out[0] == ["A"] and out[1] == ["B", "C"] and out[3] == ["D"]
+    assert isinstance(out[2], ValueError)
+    assert calls[1] == ["b", "c", "bad", "d"]  # the three waiting requests: one pass
+    assert calls[2:] == [["b", "c"], ["bad"], ["d"]]  # it failed: each alone, so only "bad" fails
+
+
 # -- the page in a real browser ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
@@ -341,3 +427,22 @@ def test_browser_console_has_no_errors(runs, browser):
         assert not severe, severe
     finally:
         srv.close()
+
+
+def test_predict_reads_the_run_once_and_predicts_a_long_file_in_a_few_batched_passes(runs, tmp_path, monkeypatch):
+    """10,000 names from --file: one load of the run folder, then passes of 4,096 names."""
+    from handgrad import predict as predict_mod
+    from handgrad.cli import model_cmds
+
+    loads, passes = [], []
+    real_load, real_proba = predict_mod.load_predictor, predict_mod.Predictor.proba
+    monkeypatch.setattr(predict_mod, "load_predictor", lambda d: loads.append(d) or real_load(d))
+    monkeypatch.setattr(predict_mod.Predictor, "proba", lambda self, names: passes.append(len(names)) or
+                        real_proba(self, names))
+    names = [f"{stem}{suffix}" for stem in ("tado", "belli", "koss", "abe") for suffix in SUFFIXES] * 834
+    (tmp_path / "names.txt").write_text("\n".join(names[:10_000]) + "\n")
+    r = CliRunner().invoke(cli_app, ["predict", str(runs["surnames"]), "--file", str(tmp_path / "names.txt"),
+                                     "--json"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.output)) == 10_000
+    assert len(loads) == 1 and passes == [model_cmds.PREDICT_CHUNK] * 2 + [10_000 - 2 * model_cmds.PREDICT_CHUNK]

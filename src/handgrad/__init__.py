@@ -14,11 +14,12 @@ The course DD2424's experiments as a library. Everything a notebook needs is her
     hg.check_gradients(model, data.X_train[:10], data.y_train[:10])
 
 - layers (``forward``, ``backward`` that assigns ``grads``): Dense, ReLU, Dropout, BatchNorm,
-  Conv1D, GlobalMaxPool1D, RNN; ``Layer`` to write your own;
+  Conv1D, GlobalMaxPool1D, RNN, PatchConv2D (the 2025 sheet's patchify convolution); ``Layer`` to
+  write your own;
 - losses returning (loss, dscores): CrossEntropy, MultiClassHinge, MultiBCE, SequenceCrossEntropy;
 - optimisers (each with ``clip``): SGD, Momentum, Nesterov, AdaGrad, Adam;
 - schedules, functions of the update step: Constant, StepDecay, ExponentialDecay, Cyclical;
-- Sequential, the course's networks (linear_classifier, mlp, convnet), CharRNN;
+- Sequential, the course's networks (linear_classifier, mlp, convnet, patchify_convnet), CharRNN;
 - fit (returns a History), Callback and its kin, fit_text (the A4 sheet's RNN training);
 - check_gradients, check_layer, check_loss: the analytic gradients against the complex step (or
   finite differences, or PyTorch autograd);
@@ -54,7 +55,7 @@ from handgrad.losses import (
     SequenceCrossEntropy,
 )
 from handgrad.model import Sequential
-from handgrad.networks import convnet, linear_classifier, mlp
+from handgrad.networks import convnet, linear_classifier, mlp, patchify_convnet
 from handgrad.nn import (
     RNN,
     BatchNorm,
@@ -63,6 +64,7 @@ from handgrad.nn import (
     Dropout,
     GlobalMaxPool1D,
     Layer,
+    PatchConv2D,
     ReLU,
 )
 from handgrad.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer
@@ -78,14 +80,14 @@ _LAZY = {"datasets": ("handgrad.datasets", None), "plots": ("handgrad.plots", No
 
 __all__ = [
     # layers
-    "Layer", "Dense", "ReLU", "Dropout", "BatchNorm", "Conv1D", "GlobalMaxPool1D", "RNN",
+    "Layer", "Dense", "ReLU", "Dropout", "BatchNorm", "Conv1D", "GlobalMaxPool1D", "RNN", "PatchConv2D",
     # losses
     "Loss", "CrossEntropy", "MultiClassHinge", "MultiBCE", "SequenceCrossEntropy",
     # optimisers and schedules
     "Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "Adam",
     "Constant", "StepDecay", "ExponentialDecay", "Cyclical",
     # models
-    "Sequential", "linear_classifier", "mlp", "convnet", "CharRNN", "char_rnn", "Alphabet",
+    "Sequential", "linear_classifier", "mlp", "convnet", "patchify_convnet", "CharRNN", "char_rnn", "Alphabet",
     # training
     "fit", "Trainer", "History", "Rngs", "Callback", "ProgressBar", "Snapshots", "WeightAveraging",
     "EpochSampler", "ExampleBatches", "SequenceBatches", "fit_text", "ResetState", "SmoothLoss", "TextSamples",

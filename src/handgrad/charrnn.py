@@ -14,13 +14,13 @@ from handgrad.batches import SequenceBatches
 from handgrad.callbacks import Callback
 from handgrad.errors import HandgradError
 from handgrad.history import History
-from handgrad.losses import softmax
+from handgrad.losses import SequenceCrossEntropy, softmax
 from handgrad.model import Sequential
 from handgrad.nn import RNN, Layer
 from handgrad.training import fit
 
-#: updates at which the sheet reports its smooth loss (m = 100, AdaGrad, eta .1)
-SHEET_STEPS = (1, 1000, 4000, 30_000, 100_000, 363_000)
+#: updates at which the sheets report their smooth loss (AdaGrad to 363,000; the 2025 sheet: Adam to 150,000)
+SHEET_STEPS = (1, 1000, 4000, 30_000, 100_000, 150_000, 363_000)
 
 
 class CharRNN(Sequential):
@@ -35,7 +35,7 @@ class CharRNN(Sequential):
     opening, read before held-out or generated text) let the model ``sample`` text by itself.
     """
 
-    def __init__(self, layers: list[Layer], loss: str = "sequence_cross_entropy", lam: float = 0.0,
+    def __init__(self, layers: list[Layer], loss="sequence_cross_entropy", lam: float = 0.0,
                  seq_length: int = 25, alphabet: Alphabet | str | None = None, preamble: str = "") -> None:
         super().__init__(layers, loss=loss, lam=lam)
         self.seq_length = seq_length
@@ -46,6 +46,11 @@ class CharRNN(Sequential):
     @property
     def rnn(self) -> RNN:
         return self.layers[0]
+
+    @property
+    def per_character(self) -> bool:
+        """The loss is a mean per character (the 2025 sheet), not a sum per sequence."""
+        return getattr(self.loss, "per", "sequence") == "character"
 
     def reset_state(self) -> None:
         self.state = None
@@ -70,7 +75,8 @@ class CharRNN(Sequential):
         from the state after reading ``prefix`` (characters, not scored): a model trained with a carried
         state may need the state its training text's start sets (see ``handgrad.datasets.text``). With
         ``n_streams`` > 1 the text is cut into parts read side by side, each from that state.
-        ``loss`` is the mean per character times ``seq_length``."""
+        ``loss`` is in the training loss's unit: the mean per character times ``seq_length`` (a loss
+        per sequence, the A4 sheet's), or per character (``SequenceCrossEntropy(per="character")``)."""
         n = len(X)
         S = max(1, min(n_streams, n))
         L = n // S
@@ -84,10 +90,10 @@ class CharRNN(Sequential):
             s = self.rnn.forward(Xs[:, j:j + chunk], h0=h)
             h = self.rnn.h_last
             loss, _ = self.loss(s, ys[:, j:j + chunk])
-            total += loss * S  # the loss object averages over the S streams
+            total += loss * S * (s.shape[1] if self.per_character else 1)  # back to a sum over characters
             correct += int(np.sum(s.argmax(axis=2) == ys[:, j:j + chunk]))
         per_char = total / (S * L)
-        loss = per_char * self.seq_length
+        loss = per_char * (1 if self.per_character else self.seq_length)
         return {"cost": loss + self.lam * self.l2(), "loss": loss, "loss_per_char": per_char,
                 "accuracy": correct / (S * L)}
 
@@ -110,13 +116,15 @@ class CharRNN(Sequential):
 
 
 def char_rnn(alphabet: Alphabet | str | int, m: int = 100, *, seq_length: int = 25, lam: float = 0.0,
-             std: float = 0.01, preamble: str = "", rng: np.random.Generator | None = None,
-             dtype=np.float32) -> CharRNN:
-    """The A4 RNN for an alphabet (or its size K): m hidden units, U, W, V ~ N(0, std^2), zero biases."""
+             std: float = 0.01, preamble: str = "", loss_per: str = "sequence",
+             rng: np.random.Generator | None = None, dtype=np.float32) -> CharRNN:
+    """The A4 RNN for an alphabet (or its size K): m hidden units, U, W, V ~ N(0, std^2), zero biases;
+    the loss summed over each sequence (``loss_per="sequence"``, the A4 sheets to 2024) or averaged
+    over its characters (``"character"``, the 2025 sheet)."""
     chars = None if isinstance(alphabet, int) else alphabet
     K = alphabet if isinstance(alphabet, int) else len(alphabet)
-    return CharRNN([RNN(K, m, std=std, rng=rng, dtype=dtype)], lam=lam, seq_length=seq_length,
-                   alphabet=chars, preamble=preamble)
+    return CharRNN([RNN(K, m, std=std, rng=rng, dtype=dtype)], loss=SequenceCrossEntropy(loss_per), lam=lam,
+                   seq_length=seq_length, alphabet=chars, preamble=preamble)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -262,7 +262,9 @@ _COURSE = {"centred": "ComputeGradsNumSlow", "forward": "ComputeGradsNum"}
 
 
 def describe(method: str, h: float) -> str:
-    """'complex step, h=1e-20' / 'centred differences (ComputeGradsNumSlow), h=1e-05'."""
+    """'complex step, h=1e-20' / 'centred differences (ComputeGradsNumSlow), h=1e-05' / 'PyTorch autograd'."""
+    if method == "torch":
+        return "PyTorch autograd (the 2025 sheets' ComputeGradsWithTorch)"
     name = "complex step" if method == "complex" else f"{method} differences ({_COURSE[method]})"
     return f"{name}, h={h:g}"
 

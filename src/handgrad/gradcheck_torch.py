@@ -59,13 +59,25 @@ def _rnn(layer, p, x, train, h0=None):
     return torch.stack(out, dim=1)
 
 
+def _patch_conv2d(layer, p, x, train):
+    C, H, W = layer.image_shape
+    y = F.conv2d(x.reshape(x.shape[0], C, H, W), p["F"].permute(0, 3, 1, 2), bias=p.get("b"), stride=layer.f)
+    return y.permute(0, 2, 3, 1).reshape(x.shape[0], layer.n_p * layer.nf)  # (N, nf, i, j) -> patch by patch
+
+
 #: a layer's class name -> its function with torch tensors: f(layer, params, x, train, **inputs)
 LAYERS = {"Dense": _dense, "ReLU": lambda layer, p, x, train: torch.relu(x), "Dropout": _dropout,
-          "BatchNorm": _batchnorm, "Conv1D": _conv1d, "GlobalMaxPool1D": _max_pool, "RNN": _rnn}
+          "BatchNorm": _batchnorm, "Conv1D": _conv1d, "GlobalMaxPool1D": _max_pool, "RNN": _rnn,
+          "PatchConv2D": _patch_conv2d}
 
 
 def _cross_entropy(loss, s, y):
-    return F.cross_entropy(s, torch.as_tensor(y, dtype=torch.long))
+    eps = getattr(loss, "label_smoothing", 0.0)
+    if not eps:
+        return F.cross_entropy(s, torch.as_tensor(y, dtype=torch.long))
+    # the sheet's smoothing (eps / (K - 1) on the other classes), not torch's (eps / K on every class)
+    t = torch.as_tensor(loss.targets(np.asarray(y), s.shape[1], np.float64))
+    return -(t * torch.log_softmax(s, dim=1)).sum(dim=1).mean()
 
 
 def _hinge(loss, s, y):

@@ -75,12 +75,33 @@ class Loss:
 
 
 class CrossEntropy(Loss):
-    """Softmax + cross-entropy: l = -log p_y with p = softmax(s). dl/ds = p - onehot(y)."""
+    """Softmax + cross-entropy: l = -log p_y with p = softmax(s). dl/ds = p - onehot(y).
+
+    ``label_smoothing`` eps (the 2025 A3 sheet: .1): the target puts 1 - eps on the true class and
+    eps / (K - 1) on each other one, l = -sum_k t_k log p_k and dl/ds = p - t.
+    """
 
     name = "cross_entropy"
 
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def config(self) -> dict:
+        return {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
+
+    def targets(self, y: np.ndarray, k: int, dtype) -> np.ndarray:
+        """(N, K) target distributions: one-hot, or smoothed."""
+        eps = self.label_smoothing
+        t = np.full((len(y), k), eps / (k - 1) if k > 1 else 0.0, dtype=dtype)
+        t[np.arange(len(y)), y] = 1.0 - eps
+        return t
+
     def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
-        n, _ = _check(scores, y)
+        n, k = _check(scores, y)
+        if self.label_smoothing:
+            return self._smoothed(scores, y, sample_weight)
         p = softmax(scores)
         rows = np.arange(n)
         # tiny floor keeps log finite when a probability underflows to 0 in float32
@@ -91,11 +112,23 @@ class CrossEntropy(Loss):
         p *= w[:, None].astype(p.dtype, copy=False)
         return loss, p
 
+    def _smoothed(self, scores, y, sample_weight):
+        n, k = scores.shape
+        z = scores - scores.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        t = self.targets(y, k, scores.dtype)
+        w = np.full(n, 1.0 / n, dtype=scores.dtype) if sample_weight is None else sample_weight / sample_weight.sum()
+        loss = float(-(t * logp).sum(axis=1) @ w)
+        return loss, (np.exp(logp) - t) * w[:, None].astype(scores.dtype, copy=False)
+
     def terms(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Per-example contributions l_i / N whose sum is the loss (for gradient checks; complex too)."""
+        """Per-example contributions l_i / N whose sum is the loss (for gradient checks; complex too):
+        log-sum-exp minus the target-weighted scores (the targets sum to 1)."""
         n = len(y)
         mx = scores.real.max(axis=1)
         lse = np.log(np.exp(scores - mx[:, None]).sum(axis=1)) + mx
+        if self.label_smoothing:
+            return (lse - (self.targets(y, scores.shape[1], np.float64) * scores).sum(axis=1)) / n
         return (lse - scores[np.arange(n), y]) / n
 
     def probs(self, scores: np.ndarray) -> np.ndarray:
@@ -185,9 +218,19 @@ class MultiBCE(Loss):
 class SequenceCrossEntropy(CrossEntropy):
     """Cross-entropy summed over the T steps of each sequence and averaged over the B sequences
     (the A4 sheet's loss, per sequence): scores (B, T, K), y (B, T) -> (loss, dscores (B, T, K)).
-    Scores (T, K) with y (T,) are one sequence."""
+    Scores (T, K) with y (T,) are one sequence. ``per="character"`` averages over the characters
+    instead (the 2025 A4 sheet's loss, per character)."""
 
     name = "sequence_cross_entropy"
+
+    def __init__(self, per: str = "sequence") -> None:
+        super().__init__()
+        if per not in ("sequence", "character"):
+            raise ValueError(f"per must be 'sequence' or 'character', got {per!r}")
+        self.per = per
+
+    def config(self) -> dict:
+        return {"per": self.per} if self.per != "sequence" else {}
 
     def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
         if scores.ndim == 2:
@@ -195,6 +238,8 @@ class SequenceCrossEntropy(CrossEntropy):
             return loss, d[0]
         B, T, K = scores.shape
         loss, d = super().__call__(scores.reshape(B * T, K), y.reshape(B * T))
+        if self.per == "character":
+            return loss, d.reshape(B, T, K)
         d *= T  # the mean over B*T rows times T: a sum over time, a mean over sequences
         return loss * T, d.reshape(B, T, K)
 
@@ -208,8 +253,9 @@ class SequenceCrossEntropy(CrossEntropy):
         s, yy = scores.reshape(n, K), np.asarray(y).reshape(n)
         mx = np.real(s).max(axis=1)
         lme = np.log(np.exp(s - mx[:, None]).mean(axis=1)) + mx
-        per = (lme - s[np.arange(n), yy]) / B
-        return np.concatenate([per, np.full(1, n * np.log(K) / B)])
+        unit = n if self.per == "character" else B
+        per = (lme - s[np.arange(n), yy]) / unit
+        return np.concatenate([per, np.full(1, n * np.log(K) / unit)])
 
     def probs(self, scores: np.ndarray) -> np.ndarray:
         return softmax(scores.reshape(-1, scores.shape[-1])).reshape(scores.shape)

@@ -118,7 +118,7 @@ def range_test(cfg: ConfigBase, *, eta_min: float | None = None, eta_max: float 
     if n_steps < 1:
         raise HandgradError("range test needs at least one step")
     every = max(1, n_steps // max(1, n_points))
-    rngs = Rngs(cfg.seed)
+    rngs = Rngs(cfg.seed, cfg.rng)
     model = task.build(cfg, data, rngs.init).astype(np.dtype(tc.dtype))
     # fixed evaluation subsets: a spread of the training data, the first n_eval validation images
     idx = np.linspace(0, len(data.y_train) - 1, min(n_eval, len(data.y_train))).astype(int)

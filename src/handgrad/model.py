@@ -110,11 +110,18 @@ class Sequential:
 
     # -- evaluation (training is handgrad.fit(model, ...): data flows one way) -------------------
     def scores(self, X: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
-        """Scores (N, K) in evaluation mode, in chunks so big sets don't need big temporaries."""
+        """Scores (N, K) in evaluation mode, in chunks so big sets don't need big temporaries.
+
+        No backward pass follows an evaluation, so the layers' caches are let go afterwards: a big
+        batch's intermediates (a served model's, a validation set's) are not kept alive."""
         n = X.shape[0]  # not len(X): scipy.sparse inputs have no len
-        if n <= batch_size:
-            return self.forward(X)
-        return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, n, batch_size)])
+        try:
+            if n <= batch_size:
+                return self.forward(X)
+            return np.concatenate([self.forward(X[i:i + batch_size]) for i in range(0, n, batch_size)])
+        finally:
+            for layer in self.layers:
+                layer.cache = None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray | None:
         return self.loss.probs(self.scores(X))

@@ -1,5 +1,5 @@
 """The course's networks, built from layers: the A1 linear classifier, the A2/A3 k-layer perceptron
-(optionally with batch normalisation) and the A3 character ConvNet. Each returns a
+(optionally with batch normalisation), the A3 character ConvNet and the 2025 A3 patchify ConvNet. Each returns a
 :class:`handgrad.Sequential`; ``rng`` is the Generator every initial weight is drawn from."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from handgrad.errors import HandgradError
+from handgrad.losses import CrossEntropy
 from handgrad.model import Sequential
-from handgrad.nn import BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer, ReLU
+from handgrad.nn import BatchNorm, Conv1D, Dense, Dropout, GlobalMaxPool1D, Layer, PatchConv2D, ReLU
 
 
 def linear_classifier(d: int, k: int, *, loss: str = "cross_entropy", lam: float = 0.0,
@@ -97,3 +98,18 @@ def convnet(d: int, n_len: int, K: int, convs=((5, 20), (3, 20)), *, impl: str =
         layers.append(Dropout(dropout, rng=rng))
     layers.append(Dense(C * length, K, init="he", bias=bias, rng=rng, dtype=dtype))
     return Sequential(layers, loss=loss, lam=lam)
+
+
+def patchify_convnet(f: int, nf: int, nh: int, K: int = 10, *, image_shape=(3, 32, 32), label_smoothing: float = 0.0,
+                     lam: float = 0.0, init: str = "he", impl: str = "matmul", rng: np.random.Generator | None = None,
+                     dtype=np.float32) -> Sequential:
+    """The 2025 A3 sheet's ConvNet: n_f filters f x f x C with stride f (non-overlapping patches) and a
+    bias each -> ReLU -> Dense to ``nh`` -> ReLU -> Dense to K, softmax + cross-entropy (with label
+    smoothing if asked); L2 on the filters and both dense matrices; He initialisation.
+
+    Input (N, C*H*W) image rows (channel-first, as CIFAR-10 stores them); scores (N, K).
+    """
+    conv = PatchConv2D(f, nf, image_shape, init=init, impl=impl, rng=rng, dtype=dtype)
+    d = conv.n_p * nf
+    return Sequential([conv, ReLU(dtype=dtype), Dense(d, nh, init=init, rng=rng, dtype=dtype), ReLU(dtype=dtype),
+                       Dense(nh, K, init=init, rng=rng, dtype=dtype)], loss=CrossEntropy(label_smoothing), lam=lam)

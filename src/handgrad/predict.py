@@ -43,11 +43,17 @@ def fold_accents(name: str) -> str:
 
 
 class Predictor:
-    """A saved surname model, or an ensemble of them, ready to score cleaned names.
+    """A saved surname model, or an ensemble of them, in memory and ready to score names.
 
     ``members``: (model, features, weight) with ``features(names) -> X`` the member's own input
     encoding (character indices for a ConvNet, n-gram rows for the n-gram linear model);
     ``encoder``: the alphabet and n_len every member shares; ``classes``: the K languages.
+
+    Load it once (:func:`load_predictor`) and call :meth:`predict` as often as needed: ``handgrad
+    predict`` and ``handgrad serve`` do. A batch of names is one forward pass per member. Many threads
+    may predict at once: a forward pass in evaluation mode reads the parameters and never reads what
+    another pass leaves behind (each layer's cache is only written, for a backward pass that
+    inference never makes).
     """
 
     def __init__(self, members: list, encoder, classes: list[str]) -> None:
@@ -63,6 +69,34 @@ class Predictor:
                 raise HandgradError("the saved model has no probabilistic output (loss is not cross-entropy)")
             total += weight * np.asarray(p, dtype=np.float64)
         return total, truncated
+
+    def predict(self, names: list[str], *, fold: bool = False, top: int | None = None) -> list[dict]:
+        """For each name: {"name", "encoded" (what the model saw), "probabilities" {class: p},
+        "predicted", "probability" (of the predicted class), "truncated"}, and with ``top`` K also
+        "top": the K most probable [class, p] pairs, most probable first.
+
+        Raises HandgradError for an empty name or a character outside the alphabet (listing it).
+        """
+        if isinstance(names, str):
+            names = [names]
+        if not names:
+            raise HandgradError("give at least one name")
+        if top is not None and top < 1:
+            raise HandgradError(f"--top must be at least 1, got {top}")
+        enc, classes = self.encoder, self.classes
+        clean = clean_names(names, enc, fold=fold)
+        probs, truncated = self.proba(clean)
+        best = probs.argmax(axis=1)
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top] if top is not None else None
+        out = []
+        for i, (raw, s) in enumerate(zip(names, clean)):
+            p = probs[i]
+            r = {"name": raw, "encoded": s[:enc.n_len], "probabilities": dict(zip(classes, p.tolist())),
+                 "predicted": classes[best[i]], "probability": float(p[best[i]]), "truncated": bool(truncated[i])}
+            if order is not None:
+                r["top"] = [[classes[j], float(p[j])] for j in order[i]]
+            out.append(r)
+        return out
 
 
 def _load_member(run_dir: Path):
@@ -136,32 +170,9 @@ def outside_hint(bad: list[str], fold: bool) -> str:
 
 
 def predict_names(run_dir: Path | str, names: list[str], *, fold: bool = False, top: int | None = None) -> list[dict]:
-    """For each name: {"name", "encoded" (what the model saw), "probabilities" {class: p},
-    "predicted", "probability" (of the predicted class), "truncated"}, and with ``top`` K also
-    "top": the K most probable [class, p] pairs, most probable first.
-
-    Raises HandgradError for an empty name or a character outside the alphabet (listing it).
-    """
-    if isinstance(names, str):
-        names = [names]
-    if not names:
-        raise HandgradError("give at least one name")
-    if top is not None and top < 1:
-        raise HandgradError(f"--top must be at least 1, got {top}")
-    pred = load_predictor(run_dir)
-    enc, classes = pred.encoder, pred.classes
-    clean = clean_names(names, enc, fold=fold)
-    probs, truncated = pred.proba(clean)
-    out = []
-    for raw, s, p, cut in zip(names, clean, probs, truncated):
-        best = int(p.argmax())
-        r = {"name": raw, "encoded": s[:enc.n_len], "probabilities": dict(zip(classes, p.tolist())),
-             "predicted": classes[best], "probability": float(p[best]), "truncated": bool(cut)}
-        if top is not None:
-            order = np.argsort(-p, kind="stable")[:top]
-            r["top"] = [[classes[i], float(p[i])] for i in order]
-        out.append(r)
-    return out
+    """:meth:`Predictor.predict` of the run folder's predictor, loaded for this call (to predict more
+    than once, keep ``load_predictor(run_dir)``)."""
+    return load_predictor(run_dir).predict(names, fold=fold, top=top)
 
 
 def read_names(path: str) -> list[str]:

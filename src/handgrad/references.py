@@ -100,6 +100,19 @@ REFERENCES: dict[str, Reference] = {r.key: r for r in (
               "Assignment 4", "A4: character RNN on Harry Potter and the Goblet of Fire", "sheet",
               "The vanilla RNN (m = 100, sequences of 25, AdaGrad eta .1, clipping at 5), its smooth loss "
               "109.2 / 86.4 / 60.1 / 47.6 at updates 1 / 1,000 / 4,000 / 30,000 and 39.45 at 363,000."),
+    Reference("sheet-a3-2025", "DD2424 assignment 3 sheet (2025/26), patchify ConvNet", "DD2424 course teacher, KTH",
+              "2025, 2026", "Assignment 3 (2025/26): a patchify ConvNet on CIFAR-10",
+              "A3 2025/26: patchify ConvNet on CIFAR-10", "sheet",
+              "The network (f x f filters with stride f, a hidden layer, softmax), the patch matrix MX and the "
+              "einsum form (more than 3x faster than loops), architectures 1-5; architecture 2 about 57.61 % test "
+              "accuracy in the basic run (under 50 s on a laptop), at least one model above 60 % when training "
+              "longer (doubling cycles), architecture 5 about 10 minutes; label smoothing; the instructor's best "
+              "67.26 %, bonus points at 68 and 70 %.",
+              "https://github.com/kahoujo1/DD2424-assignments"),
+    Reference("sheet-a4-2025", "DD2424 assignment 4 sheet (2025)", "DD2424 course teacher, KTH", "2025",
+              "Assignment 4 (2025)", "A4 2025: character RNN with Adam", "sheet",
+              "Adam (eta .001), the loss averaged over the 25 characters of a sequence; smooth loss 4.6049 / "
+              "3.3806 / 2.2598 / 1.7861 / 1.5344 at updates 1 / 1,000 / 4,000 / 30,000 / 150,000."),
     # --- peers' public repositories ------------------------------------------------------------------
     Reference("peer-ruggeri", "franco-ruggeri's repository (2020)", "Franco Ruggeri", "2020",
               "dd2424-deep-learning-in-data-science", "A1-A4", "repository",
@@ -112,6 +125,17 @@ REFERENCES: dict[str, Reference] = {r.key: r for r in (
               "A1-A4", "repository",
               "3-layer network without / with batch normalisation 53.97 / 53.55 %, tuned 53.88 %; 9-layer "
               "network 47.77 / 51.79 %.", "https://github.com/antolu/KTH-DeepLearning-DD2424"),
+    Reference("peers-2025", "2025/26 peers' repositories", "DD2424 students of 2025/26 (sil-pixel, Jackson0422, "
+              "K-I-D-1412, kahoujo1, jackeygle and others)", "2025, 2026", "public solutions to the 2025/26 "
+              "assignments", "A1, A3 (patchify) and A4 of 2025/26", "repository",
+              "A1 2025: 39.11-39.48 % test accuracy. A3 patchify, basic runs of architectures 1-4: 51.5 / 55.9 / "
+              "57.6 / 57.0 (sil-pixel), 50.0 / 55.9 / 58.0 / 56.8 (Jackson0422), 51.2 / 56.2 / 58.7 / 56.6 "
+              "(K-I-D-1412); training longer: architecture 3 60.4-61.3, architecture 2 with 40 filters "
+              "63.5-64.6; architecture 5 65.7-66.1 (with label smoothing 65.6-66.1); best: 74.88 % "
+              "(jackeygle: f 4, 64 filters, 512 hidden units, flips and shifts, label smoothing .1, 5 doubling "
+              "cycles, 6,945 s), 71.97 (kahoujo1), 71.02 (Jackson0422), 69.80 (K-I-D-1412). A4 2025: smooth "
+              "loss 3.293 / 2.256 / 1.788 at updates 1,000 / 4,000 / 30,000.",
+              "https://github.com/kahoujo1/DD2424-assignments"),
     Reference("peer-chris4540", "chris4540's repository (2019)", "chris4540", "2019", "DD2424_Deep_Learning",
               "A1-A4", "repository", "3-layer network with batch normalisation, 52.89 % after a lambda search.",
               "https://github.com/chris4540/DD2424_Deep_Learning"),

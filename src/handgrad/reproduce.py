@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from handgrad import execution, families, io, report
 from handgrad.errors import HandgradError
+from handgrad.locks import folder_locks
 from handgrad.reproduction.manifest import environment
 from handgrad.reproduction.plan import (
     commands,
@@ -65,14 +66,18 @@ def reproduce(which: str = "all", *, out: str | os.PathLike = "reports", quick: 
     layout = layout or execution.choose_layout(1)
     command = command or shell_command(["handgrad", "reproduce", which, *(["--quick"] if quick else []), "--out",
                                         str(out), *(["--force"] if force else [])])
-    env = environment()
-    import numpy  # noqa: F401 - load BLAS first: threadpoolctl limits only libraries already loaded
 
+    # one process per family folder: a second reproduce (or make run) on the same folders stops here
+    with folder_locks([out / fam.name for fam in fams], "reproduce folder"):
+        return _reproduce(fams, out, quick, force, root, progress, command, echo, threads, layout)
+
+
+def _reproduce(fams, out: Path, quick, force, root, progress, command, echo, threads, layout) -> dict[str, Path]:
+    env = environment()
     t0 = time.perf_counter()
     status: dict[str, dict] = {}
     tasks, timing = [], []
     for fam in fams:
-        (out / fam.name).mkdir(parents=True, exist_ok=True)
         for exp in fam.experiments:
             state, job = prepare(exp, root, out, quick, force, echo, fam.quick)
             if job is None:
@@ -144,9 +149,12 @@ def run_prepared(exp: Experiment, plan: dict, folder: Path, quick: bool, cmds: l
         raise
     except Exception as e:  # noqa: BLE001 - record it, report it, go on with the others
         meta.update(error=f"{type(e).__name__}: {e}", wall_seconds=time.perf_counter() - t0, finished=_now())
-        io.atomic_write_text(folder / "error.txt", traceback.format_exc())
-        (folder / "metrics.json").unlink(missing_ok=True)
-        io.write_json(folder / "reproduce.json", meta)
+        try:
+            io.atomic_write_text(folder / "error.txt", traceback.format_exc())
+            (folder / "metrics.json").unlink(missing_ok=True)
+            io.write_json(folder / "reproduce.json", meta)
+        except (HandgradError, OSError):  # nothing can be written here (a full disk): say what failed first
+            raise e from None
         return {"state": "failed", "error": meta["error"], "commands": cmds}
     meta.update(wall_seconds=time.perf_counter() - t0, finished=_now())
     io.write_json(folder / "reproduce.json", meta)

@@ -18,9 +18,17 @@ class Rngs:
     >>> layer = hg.Dense(3072, 10, rng=rng.init)
     """
 
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-        self.init, self.train, self.sample = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    def __init__(self, seed: int = 0, streams: str = "spawned") -> None:
+        """``streams='one'``: a single ``numpy.random.default_rng(seed)`` draws everything in turn,
+        the initial weights first: what the 2025 sheets' code does (seed 42, W before b, then the
+        shuffles), so that a run can start from exactly the sheet's weights."""
+        if streams not in ("spawned", "one"):
+            raise ValueError(f"streams must be 'spawned' or 'one', got {streams!r}")
+        self.seed, self.streams = seed, streams
+        if streams == "one":
+            self.init = self.train = self.sample = np.random.default_rng(seed)
+        else:
+            self.init, self.train, self.sample = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
 
     def __repr__(self) -> str:
-        return f"Rngs(seed={self.seed})"
+        return f"Rngs(seed={self.seed})" if self.streams == "spawned" else f"Rngs(seed={self.seed}, streams='one')"

@@ -50,16 +50,35 @@ class ExponentialDecay:
 class Cyclical:
     """Triangular cyclical learning rate (Smith 2015), as the A2 sheet defines it.
 
-    One cycle is 2 * n_s steps: up from eta_min to eta_max in n_s steps, then back down.
+    One cycle is 2 * n_s steps: up from eta_min to eta_max in n_s steps, then back down. With
+    ``growth`` g, cycle c (from 0) has the half-length n_s * g^c: the 2025 A3 sheet's "train longer"
+    doubles it each cycle (g = 2: 800, 1600, 3200).
     """
 
     eta_min: float
     eta_max: float
     n_s: int
+    growth: float = 1.0
+
+    def half_length(self, cycle: int) -> int:
+        return int(round(self.n_s * self.growth ** cycle))
+
+    def updates(self, n_cycles: float) -> int:
+        """Updates in the first ``n_cycles`` cycles (a fraction of the last one counts in proportion)."""
+        whole = int(n_cycles)
+        return sum(2 * self.half_length(c) for c in range(whole)) + int(round((n_cycles - whole) * 2 *
+                                                                               self.half_length(whole)))
 
     def __call__(self, t: int) -> float:
-        pos = t % (2 * self.n_s)
-        frac = pos / self.n_s if pos <= self.n_s else 2.0 - pos / self.n_s
+        n_s = self.n_s
+        if self.growth != 1.0:
+            c = 0
+            while t >= 2 * self.half_length(c):
+                t -= 2 * self.half_length(c)
+                c += 1
+            n_s = self.half_length(c)
+        pos = t % (2 * n_s)
+        frac = pos / n_s if pos <= n_s else 2.0 - pos / n_s
         return self.eta_min + frac * (self.eta_max - self.eta_min)
 
 

@@ -23,6 +23,7 @@ from handgrad.config import ConfigBase
 from handgrad.config.tables import SearchConfig
 from handgrad.errors import HandgradError
 from handgrad.io import atomic_write_text, write_json
+from handgrad.locks import folder_lock
 from handgrad.tasks import runs
 
 LEDGER = "ledger.jsonl"
@@ -74,10 +75,13 @@ def _append(folder: Path, rec: dict) -> None:
         with open(path, "rb") as f:  # a line cut short by a crash: start on a fresh line
             f.seek(-1, os.SEEK_END)
             lead = "" if f.read(1) == b"\n" else "\n"
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(lead + json.dumps(rec) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(lead + json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a full disk, a read-only place: the trials already in the ledger stay
+        raise HandgradError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _run_trial(raw: dict, overrides: dict, key: str, run_dir: str | None) -> dict:
@@ -99,8 +103,13 @@ def run_search(base: ConfigBase, folder: Path, *, extra_overrides: list[dict] | 
     (done before or now), sorted by validation accuracy. Problems found in the ledger (a line cut
     short, a corrupted line) go to ``warn``.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    with folder_lock(folder, "search folder"):  # one driver per ledger: a second search stops here
+        return _run_search(base, Path(folder), extra_overrides, jobs, keep_runs, on_done, layout, on_failed,
+                           progress, echo, warn)
+
+
+def _run_search(base, folder: Path, extra_overrides, jobs, keep_runs, on_done, layout, on_failed, progress,
+                echo, warn) -> list[dict]:
     raw = base.to_dict()
     trials = extra_overrides if extra_overrides is not None else trial_overrides(base.search)
     done = finished(read_ledger(folder, warn))

@@ -58,6 +58,7 @@ from handgrad.nn import (
     Dense,
     Dropout,
     GlobalMaxPool1D,
+    PatchConv2D,
     Layer,
 )
 from handgrad.nn.conv import IMPLS
@@ -195,6 +196,17 @@ def _conv1d(draw: Draw, rng: np.random.Generator, impl: str | None = None, indic
         layer.needs_input_grad = False
         return layer, rng.integers(-1, C, (n, n_len))
     return layer, rng.standard_normal((n, n_len * C))
+
+
+@register_layer("PatchConv2D")
+def _patch_conv(draw: Draw, rng: np.random.Generator):
+    f, C, nf, n = draw(1, 3), draw(1, 3), draw(1, 4), draw(1, 3)
+    H, W = f * draw(1, 3), f * draw(1, 3)
+    layer = PatchConv2D(f, nf, (C, H, W), impl=draw.choice(["matmul", "loop"]), bias=draw.choice([False, True]),
+                        rng=rng)
+    if layer.bias:
+        layer.params["b"] = rng.normal(0.0, 0.5, nf).astype(np.float32)
+    return layer, rng.standard_normal((n, C * H * W))
 
 
 @register_layer("GlobalMaxPool1D")

@@ -28,8 +28,9 @@ def _log_to_stderr() -> None:
 
 
 def friendly(fn):
-    """Turn HandgradError into a one-line message and exit code 2, and Ctrl-C into one line on
-    what was kept (``Interrupted.kept``, else nothing) and exit code 130, without a traceback."""
+    """Turn HandgradError (and an OSError from a write: a full disk, a read-only place) into a one-line
+    message and exit code 2, and Ctrl-C into one line on what was kept (``Interrupted.kept``, else
+    nothing) and exit code 130, without a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -38,6 +39,10 @@ def friendly(fn):
             return fn(*args, **kwargs)
         except HandgradError as e:
             typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2) from None
+        except OSError as e:  # a write the library did not wrap: still one line, naming the path
+            where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+            typer.secho(f"error: {where + ': ' if where else ''}{e.strerror or e}", fg=typer.colors.RED, err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as e:
             typer.secho(f"interrupted: {getattr(e, 'kept', None) or 'nothing was kept'}", err=True)

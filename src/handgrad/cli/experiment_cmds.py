@@ -35,21 +35,29 @@ def train(config: ConfigArg, set_: SetOpt = None,
     With --repeat N the seeds run on a local Dask cluster (one worker per core), on an existing
     one (--scheduler), or in this process (--jobs 1).
     """
-    from handgrad import execution, io
-    from handgrad.repeat import REPEATED_LOSSES, run_repeated
-    from handgrad.tasks import ensemble, runs
+    from handgrad import io, locks
 
     cfg = _load(config, set_)
     out = out or _default_out("train", cfg.name)
     io.check_run_folder(out, force=force)  # before training: a bad --out fails now, not after an hour
+    with locks.folder_lock(out, "run folder"):  # one process per run folder (another one stops here)
+        io.check_run_folder(out, force=force)  # what the folder holds now that it is ours
+        m = _train_into(cfg, out, repeat, jobs, scheduler)
+    _print_train_summary(m, repeat, out)
+
+
+def _train_into(cfg, out: Path, repeat: int, jobs, scheduler) -> dict:
+    from handgrad import execution
+    from handgrad.repeat import run_repeated
+    from handgrad.tasks import ensemble
+
     typer.echo(f"training {cfg.name} into {out} (Ctrl-C stops; {out} is written only when training ends)", err=True)
     existed = (out / "metrics.json").is_file()
     try:
         if repeat > 1:
             layout = execution.choose_layout(jobs, scheduler, repeat)
-            m = run_repeated(cfg, out, repeat, layout=layout, echo=typer.echo)
-        else:
-            m = ensemble.run_config(cfg, out)  # an [ensemble] table trains every member
+            return run_repeated(cfg, out, repeat, layout=layout, echo=typer.echo)
+        return ensemble.run_config(cfg, out)  # an [ensemble] table trains every member
     except KeyboardInterrupt:
         if repeat > 1:
             done = sorted(p.parent.name for p in out.glob("run-*/metrics.json"))
@@ -57,6 +65,12 @@ def train(config: ConfigArg, set_: SetOpt = None,
                               "no mean and std were written") from None
         raise Interrupted(f"nothing was kept; {out} is as it was" if existed else
                           f"nothing was kept; no run folder was written at {out}") from None
+
+
+def _print_train_summary(m: dict, repeat: int, out: Path) -> None:
+    from handgrad.repeat import REPEATED_LOSSES
+    from handgrad.tasks import runs
+
     for d in [m["diverged"]] if "diverged" in m else m.get("diverged_runs", []):
         typer.secho(f"warning: {'seed ' + str(d['seed']) + ': ' if 'seed' in d else ''}"
                     f"{runs.divergence_message(d)}", fg=typer.colors.YELLOW, err=True)
@@ -129,7 +143,7 @@ def search(config: ConfigArg, set_: SetOpt = None,
     Trials run on a local Dask cluster (one worker per core), on an existing one (--scheduler),
     or in this process (--jobs 1); the ledger is written as each trial finishes.
     """
-    from handgrad import execution
+    from handgrad import execution, locks
     from handgrad import search as search_mod
     from handgrad.tasks.runs import divergence_message
 
@@ -159,16 +173,17 @@ def search(config: ConfigArg, set_: SetOpt = None,
         typer.secho(f"  {ov}: FAILED ({rec['error']})", fg=typer.colors.RED, err=True)
 
     warn = functools.partial(typer.secho, fg=typer.colors.YELLOW, err=True)
-    try:
-        records = search_mod.run_search(cfg, out, extra_overrides=trials, keep_runs=keep_runs, layout=layout,
-                                        on_done=report, on_failed=report_failure, progress=None, echo=typer.echo,
-                                        warn=lambda msg: warn(f"warning: {msg}"))
-    except KeyboardInterrupt:
-        n = len(search_mod.finished(search_mod.read_ledger(out)))
-        raise Interrupted(f"{n} finished trial{'s' * (n != 1)} kept in {out / search_mod.LEDGER}; "
-                          "the same command goes on from them") from None
-    if records:
-        table = search_mod.write_table(out, records)
+    with locks.folder_lock(out, "search folder"):  # the ledger has one writer; a second search stops here
+        try:
+            records = search_mod.run_search(cfg, out, extra_overrides=trials, keep_runs=keep_runs, layout=layout,
+                                            on_done=report, on_failed=report_failure, progress=None,
+                                            echo=typer.echo, warn=lambda msg: warn(f"warning: {msg}"))
+        except KeyboardInterrupt:
+            n = len(search_mod.finished(search_mod.read_ledger(out)))
+            raise Interrupted(f"{n} finished trial{'s' * (n != 1)} kept in {out / search_mod.LEDGER}; "
+                              "the same command goes on from them") from None
+        table = search_mod.write_table(out, records) if records else None
+    if table is not None:
         typer.echo(table.read_text())
         typer.echo(f"table: {table}")
     if failed:

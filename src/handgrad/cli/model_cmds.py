@@ -12,6 +12,10 @@ from handgrad.cli.common import app, friendly
 from handgrad.errors import HandgradError
 
 
+#: names per forward pass of ``handgrad predict`` (a long --file is a few batched passes, memory bounded)
+PREDICT_CHUNK = 4096
+
+
 @app.command()
 @friendly
 def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames model (ConvNet, n-gram or ensemble)")],
@@ -31,7 +35,9 @@ def predict(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnam
         names += predict_mod.read_names(file)
     if not names:
         raise HandgradError("give names as arguments or with --file FILE (one per line, '-' for standard input)")
-    results = predict_mod.predict_names(run_dir, names, fold=fold, top=top)
+    predictor = predict_mod.load_predictor(run_dir)  # read and checked once, whatever the number of names
+    results = [r for i in range(0, len(names), PREDICT_CHUNK)
+               for r in predictor.predict(names[i:i + PREDICT_CHUNK], fold=fold, top=top)]
     for r in results:
         if r["truncated"]:
             typer.echo(f"note: {r['name']!r} is longer than the model's {len(r['encoded'])} characters; "
@@ -63,8 +69,13 @@ def sample(run_dir: Annotated[Path, typer.Argument(help="run folder of a trained
 @friendly
 def serve(run_dir: Annotated[Path, typer.Argument(help="run folder of a surnames ConvNet or a CIFAR-10 classifier")],
           host: Annotated[str, typer.Option(help="address to bind (the default serves this machine only)")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = 8000) -> None:
+          port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = 8000,
+          threads: Annotated[int, typer.Option(min=1, help="BLAS threads of the model's thread (the other cores "
+                                                          "answer HTTP)")] = 1) -> None:
     """A web page (and JSON API) to try a trained model: type a surname, or drop an image."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads, user_api="blas")  # small batched passes: threads would wait more than they work
     try:
         from handgrad.serve.app import create_app
         from handgrad.serve.app import serve as serve_app

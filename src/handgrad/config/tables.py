@@ -114,6 +114,8 @@ class TrainBase(Strict):
                               "floor(n / n_batch))", ge=1)
     n_s_factor: float | None = f(None, "'cyclical' schedule: n_s = k * floor(n / n_batch) for this k (default 2)",
                                  gt=0)
+    n_s_growth: float = f(1.0, "'cyclical' schedule: each cycle's half-length is the previous one's times this "
+                               "(the 2025 A3 sheet's 'train longer': 2, so 800, 1600, 3200)", gt=0)
     keep_best: bool = f(False, "keep the parameters with the best best_metric seen at a recording point")
     best_metric: str = f("val_accuracy", "what keep_best compares: a recorded key such as val_accuracy, "
                                          "val_balanced_accuracy or val_loss (a loss or cost is best when lowest)")
@@ -175,10 +177,10 @@ class GradcheckBase(Strict):
     batch_sizes: list[PositiveInt] = f(lambda: [1, 100], "the batch sizes checked")
     lambdas: list[Annotated[float, Field(ge=0)]] = f(lambda: [0.0, 1.0], "the lambdas checked; the [train] "
                                                                          "lambda is always added")
-    method: Literal["complex", "centred", "forward"] = f(
-        "complex", "what the table shows: the complex step (the reference, exact to rounding) or the course's "
-        "centred (ComputeGradsNumSlow) or forward (ComputeGradsNum) differences; the verdict always comes from "
-        "the complex step")
+    method: Literal["complex", "centred", "forward", "torch"] = f(
+        "complex", "what the table shows: the complex step (the reference, exact to rounding), the course's "
+        "centred (ComputeGradsNumSlow) or forward (ComputeGradsNum) differences, or PyTorch autograd (the 2025 "
+        "sheets; needs torch); the verdict always comes from the complex step")
     h: float | None = f(None, "step of method (default 1e-20 for complex, 1e-5 for the differences)", gt=0)
     eps: float = f(1e-6, "the eps of the relative error |ga - gn| / max(eps, |ga| + |gn|)", gt=0)
     tol: float = f(1e-6, "largest relative error that passes", gt=0)
@@ -219,6 +221,10 @@ class ConfigBase(Strict):
     name: str = f("experiment", "the experiment's name (the default run folder is runs/train/<name>)")
     description: str = f("", "what the experiment is, in words")
     seed: int = f(0, "seed of every random number: initialisation, sampling, dropout, augmentation")
+    rng: Literal["spawned", "one"] = f("spawned", "'spawned': one Generator each for the initialisation, the "
+                                                  "training and the samples, spawned from seed; 'one': a single "
+                                                  "numpy.random.default_rng(seed) for everything in turn, as the "
+                                                  "2025 sheets' code (its first draws are the initial weights)")
 
     @property
     def kind(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handgrad.families import Family, register
 from handgrad.references import cite
-from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section
+from handgrad.reproduction.spec import GRADCHECK_BOUND, Experiment, Section, Target
 from handgrad.reproduction.spec import acc as _acc
 
 _R004_T3 = cite("ruggeri2020-a1", "table 3")
@@ -31,6 +31,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("linear-bce", "linear", "Sigmoid outputs with multiple binary cross-entropy", cite("dieme2024-a1"),
             "Test accuracy, and histograms of the probability given to the ground-truth class for "
             "correctly and incorrectly classified test images, BCE beside softmax + cross-entropy."),
+    Section("linear-2025", "linear", "The 2025 sheet's setting", f"{cite('sheet-a1-2025')}; {cite('peers-2025')}",
+            "numpy.random.default_rng(42) draws W and then b, then shuffles the training images every epoch; "
+            "lambda 0, eta .001, batch 100, 40 epochs on data_batch_1. The sheet gives the training cost after "
+            "the first epoch and the test accuracy after the last; this CIFAR-10 copy was rebuilt from JPEG, so "
+            "the numbers can differ a little (a point of accuracy)."),
     Section("linear-best", "linear", "Best linear classifier (bonus)",
             f"{cite('dieme2024-a1')}; {cite('peer-ruggeri')}",
             "All five batches minus 1,000 validation images and the bonus improvements."),
@@ -87,6 +92,12 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                figures=("learning_curves.png", "templates.png", "probability_histograms.png")),
     Experiment("bce-softmax", "linear", "linear-bce", "softmax + cross-entropy, for the histogram comparison",
                "linear/setting3.toml", figures=("probability_histograms.png",)),
+    Experiment("a1-2025", "linear", "linear-2025", "seed 42, W before b, shuffled epochs", "linear/a1-2025.toml",
+               targets=(Target("training cost after epoch 1", "train_cost_after_epoch_1", 1.972,
+                               cite("sheet-a1-2025"), 0.02, scale=1.0, fmt=".4f"),
+                        _acc("test accuracy (%)", 39.13, cite("sheet-a1-2025"), 1.0),
+                        _acc("test accuracy (%), peers 39.11-39.48", 39.3, cite("peers-2025"), 1.2)),
+               figures=("learning_curves.png", "templates.png")),
     Experiment("best-linear", "linear", "linear-best", "best linear classifier", "linear/best.toml",
                targets=(_acc("best test accuracy (%), Dieme 2024", 40.58, cite("dieme2024-a1", "all data"), 0.0,
                              mode="at_least"),

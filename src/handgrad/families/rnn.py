@@ -30,6 +30,10 @@ SECTIONS: tuple[Section, ...] = (
             "out the last 50,000 characters of the book for validation (the sheet trains on all of it). Samples "
             "of 200 characters every 10,000 updates, and a 1,000-character passage from the best model "
             "(lowest validation loss)."),
+    Section("rnn-2025", "rnn", "The 2025 sheet's setting: Adam, the loss per character", cite("sheet-a4-2025"),
+            "m = 100, seq_length 25, Adam (eta .001, beta1 .9, beta2 .999, epsilon 1e-8), the loss averaged over the "
+            "25 characters of a sequence (the smooth loss is per character), 150,000 updates, the last 50,000 "
+            "characters held out. As with the AdaGrad setting, one seed is one draw: seeds 0-3 give the spread."),
     Section("rnn-best", "rnn", "Best RNN (bonus): validation loss on the held-out end of the book", "handgrad",
             "Our best config against the sheet's setting on the same held-out 50,000 characters, each read after "
             "the book's opening (the state a model trained the sheet's way relies on)."),
@@ -37,6 +41,11 @@ SECTIONS: tuple[Section, ...] = (
 
 #: the sheet's log of the smooth loss (m = 100, AdaGrad, eta .1): update -> smooth loss
 SHEET_SMOOTH = {1: 109.2, 1000: 86.4, 4000: 60.1, 30_000: 47.6, 363_000: 39.45}
+
+
+#: the 2025 sheet's smooth loss per character (Adam, eta .001), and a 2026 peer's
+SHEET_2025 = {1: 4.6049, 1000: 3.3806, 4000: 2.2598, 30_000: 1.7861, 150_000: 1.5344}
+PEER_2025 = {1000: 3.293, 4000: 2.256, 30_000: 1.788}
 
 
 def _smooth(step: int, published: float, tol: float = 2.0, **kw) -> Target:
@@ -57,6 +66,19 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                                mode="info", scale=1.0),
                         Target("validation loss per character (nats)", "val_loss_per_char", None, "ours", None,
                                mode="info", scale=1.0, fmt=".4f")),
+               figures=("smooth_loss.png",)),
+    Experiment("goblet-2025", "rnn", "rnn-2025", "m = 100, Adam, loss per character, 150,000 updates",
+               "rnn/goblet-2025.toml",
+               targets=tuple(Target(f"smooth loss per character at update {s:,}", f"smooth_loss_at.{s}", v,
+                                    cite("sheet-a4-2025"), 0.1, scale=1.0, fmt=".4f")
+                             for s, v in SHEET_2025.items())
+               + tuple(Target(f"smooth loss per character at update {s:,}, a peer", f"smooth_loss_at.{s}", v,
+                              cite("peers-2025"), 0.1, scale=1.0, fmt=".4f") for s, v in PEER_2025.items()),
+               figures=("smooth_loss.png",)),
+    Experiment("goblet-2025-seeds", "rnn", "rnn-2025", "the same, seeds 0-3", "rnn/goblet-2025.toml",
+               kind="repeat", repeat=4,
+               targets=(Target("smooth loss per character at update 150,000, mean of 4 seeds", "smooth_loss_mean",
+                               1.5344, cite("sheet-a4-2025"), 0.1, scale=1.0, fmt=".4f"),),
                figures=("smooth_loss.png",)),
     Experiment("best-rnn", "rnn", "rnn-best", "our best config", "rnn/best.toml",
                targets=(Target("validation loss per character (nats)", "val_loss_per_char", None, "ours", None,

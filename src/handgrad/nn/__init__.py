@@ -9,10 +9,13 @@ from handgrad.nn.batchnorm import BatchNorm
 from handgrad.nn.conv import Conv1D
 from handgrad.nn.dense import Dense
 from handgrad.nn.layer import Layer
+from handgrad.nn.patchify import PatchConv2D
 from handgrad.nn.pool import GlobalMaxPool1D
 from handgrad.nn.rnn import RNN
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "ReLU": ReLU, "Dropout": Dropout, "Conv1D": Conv1D,
-                                       "BatchNorm": BatchNorm, "GlobalMaxPool1D": GlobalMaxPool1D, "RNN": RNN}
+                                       "BatchNorm": BatchNorm, "GlobalMaxPool1D": GlobalMaxPool1D, "RNN": RNN,
+                                       "PatchConv2D": PatchConv2D}
 
-__all__ = ["LAYER_TYPES", "BatchNorm", "Conv1D", "Dense", "Dropout", "GlobalMaxPool1D", "Layer", "ReLU", "RNN"]
+__all__ = ["LAYER_TYPES", "BatchNorm", "Conv1D", "Dense", "Dropout", "GlobalMaxPool1D", "Layer", "PatchConv2D", "ReLU",
+           "RNN"]

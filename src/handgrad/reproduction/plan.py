@@ -4,6 +4,7 @@ fingerprint) and the commands a user would type to run it alone; whether a finis
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shlex
@@ -55,11 +56,18 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def torch_installed() -> bool:
+    """Whether the optional PyTorch oracle can be imported (the bench extra)."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def plan_experiment(exp: Experiment, configs: Path, quick: bool, budget: QuickBudget = QuickBudget()) -> dict:
     """Resolve an experiment: its config (with quick overrides), fingerprint and commands.
 
     Returns {"available": False, "reason": ...} when the config file does not exist yet.
     """
+    if exp.extra("requires") == "torch" and not torch_installed():
+        return {"available": False, "reason": "PyTorch is not installed (an option: pip install -e '.[bench]')"}
     if exp.kind == "timing":  # the benchmark script has its own settings
         bench = benchmark_script(exp)
         if not bench.is_file():
@@ -115,13 +123,14 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
-def case_overrides(case, cfg) -> dict:
+def case_overrides(case, cfg, method: str = "centred") -> dict:
     """--set overrides for one gradient-check case of ``cfg``; n_dims None means every input dimension
-    (a kind whose check reads no feature vectors, the ConvNet's and the RNN's, has no n_dims)."""
+    (a kind whose check reads no feature vectors, the ConvNet's and the RNN's, has no n_dims).
+    ``method``: what the table shows (the reports' tables are the course's centred differences, the
+    2025 sheets' PyTorch autograd); the complex-step reference gives the verdict."""
     b, lam, nd = case
-    # the reports' tables are the course's centred differences; the complex-step reference gives the verdict
     ov = {"gradcheck.batch_sizes": [b], "gradcheck.lambdas": [lam], "train.lambda": lam,
-          "gradcheck.method": "centred"}
+          "gradcheck.method": method}
     if "n_dims" in type(cfg.gradcheck).model_fields:
         if nd is not None:
             ov["gradcheck.n_dims"] = nd
@@ -140,7 +149,9 @@ def commands(exp: Experiment, plan: dict, folder: Path, quick: bool) -> list[str
         return [shell_command(["handgrad", "search", c, *_sets(ov), *(["--keep-runs"] if exp.extra("keep_runs") else []),
                                "--out", o])]
     if exp.kind == "gradcheck":
-        return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, plan["cfg"])}), "--json"])
+        method = exp.extra("method", "centred")
+        return [shell_command(["handgrad", "gradcheck", c, *_sets({**ov, **case_overrides(case, plan["cfg"], method)}),
+                               "--json"])
                 for case in plan["cases"]]
     if exp.kind == "timing":
         return [shell_command(["python", c, *benchmark_argv(exp, quick), "--json", _rel(folder / "timing.json")])]

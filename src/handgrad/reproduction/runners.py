@@ -61,7 +61,7 @@ def run_gradcheck(exp: Experiment, plan: dict, folder: Path, quick: bool, progre
     t0 = time.perf_counter()
     out = []
     for case in plan["cases"]:
-        c = from_dict(cfg.to_dict(), "gradcheck case", case_overrides(case, cfg))
+        c = from_dict(cfg.to_dict(), "gradcheck case", case_overrides(case, cfg, exp.extra("method", "centred")))
         out.extend(gradcheck_cases(c))
     m = {"name": cfg.name, "cases": out, "max_rel": max(c["max_rel"] for c in out),
          "reference_max_rel": max(c["reference"]["max_rel"] for c in out),
@@ -83,7 +83,8 @@ def load_script(path: Path):
 
 
 def run_timing(exp: Experiment, plan: dict, folder: Path, quick: bool, progress: bool | None) -> dict:
-    """The script's ``main(argv)`` writes rows {impl, total_s, speedup_total, ...} to --json."""
+    """The script's ``main(argv)`` writes its numbers to --json: rows {impl, total_s, speedup_total, ...}
+    (the ConvNet's timing table), or any dict, kept as it is (the targets name its keys)."""
     bench = load_script(Path(plan["config_path"]))
     folder.mkdir(parents=True, exist_ok=True)
     js = folder / "timing.json"
@@ -97,6 +98,10 @@ def run_timing(exp: Experiment, plan: dict, folder: Path, quick: bool, progress:
     if code:
         raise HandgradError(f"the timing benchmark failed (exit {code}); see {folder / 'bench.log'}")
     res = readers.read_json(js)
+    if "rows" not in res:
+        m = {**res, "name": "timing", "seconds": time.perf_counter() - t0}
+        io.write_json(folder / "metrics.json", m)
+        return m
     rows = {r["impl"]: r for r in res["rows"]}
     m = {"name": "timing", "updates": res["updates"], "rows": res["rows"],
          "speedup": {k: r["speedup_total"] for k, r in rows.items()},

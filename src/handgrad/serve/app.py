@@ -9,6 +9,7 @@ Every refusal is a 4xx with ``{"error": message, ...}``; the page shows the mess
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from fastapi import FastAPI, File, Request, UploadFile
@@ -17,9 +18,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from handgrad.errors import HandgradError
 from handgrad.serve import model as served
+from handgrad.serve.batching import Batcher
 from handgrad.serve.model import InputError
 
 HERE = Path(__file__).parent
@@ -36,10 +40,26 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 def create_app(run_dir: Path | str) -> FastAPI:
-    """The app for one run folder (read once, here: a bad folder fails before the server starts)."""
+    """The app for one run folder (read once, here: a bad folder fails before the server starts;
+    requests predict from memory, concurrent ones together: ``serve/batching.py``)."""
     sm = served.load(run_dir)
-    app = FastAPI(title=f"handgrad: {sm.info['name']}", docs_url="/api/docs", redoc_url=None)
-    app.state.model = sm
+    batcher = Batcher(sm.predictor.predict) if sm.predictor is not None else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if batcher is not None:
+            batcher.close()
+
+    app = FastAPI(title=f"handgrad: {sm.info['name']}", docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
+    app.state.model, app.state.batcher = sm, batcher
+
+    async def predict(names: list) -> list[dict]:
+        served.check_names(sm, names)  # a 4xx before the request joins a batch
+        try:
+            return await batcher(names)
+        except HandgradError as e:  # anything predict itself refuses is still the user's input
+            raise InputError(str(e)) from None
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -89,19 +109,19 @@ def create_app(run_dir: Path | str) -> FastAPI:
         return sm.info
 
     @app.get("/api/predict")
-    def predict_one(name: str = "") -> dict:
-        return served.predict_names(sm, [name])[0]
+    async def predict_one(name: str = "") -> dict:
+        return (await predict([name]))[0]
 
     @app.post("/api/predict")
-    def predict_many(body: Names) -> dict:
-        return {"results": served.predict_names(sm, body.names)}
+    async def predict_many(body: Names) -> dict:
+        return {"results": await predict(body.names)}
 
     @app.post("/api/classify")
     async def classify(image: UploadFile = File(...)) -> dict:
         data = await image.read(served.MAX_IMAGE_BYTES + 1)
         if len(data) > served.MAX_IMAGE_BYTES:  # a chunked upload without Content-Length
             raise InputError(f"the image is larger than {served.MAX_IMAGE_BYTES // 2**20} MB", 413)
-        return served.classify(sm, data)
+        return await run_in_threadpool(served.classify, sm, data)  # decoding must not stall the other requests
 
     @app.get("/templates.png")
     def templates():

@@ -1,7 +1,8 @@
 """What ``handgrad serve`` knows about a run folder, and how it turns user input into predictions.
 
-The run folder is read with the package's own readers (``predict.load_predictor`` and
-``predict_names`` for surname ConvNets, ``io.load_model`` and ``io.read_json`` for the rest), so
+The run folder is read once, when the server starts, with the package's own readers
+(``predict.load_predictor`` for surname models, ``modelfile.load`` for the rest); every request then
+predicts from memory (``Predictor.predict``, one forward pass per member for a batch of names), so
 predictions here are exactly those of ``handgrad predict``. User mistakes raise :class:`InputError`
 with an HTTP status and a message meant for a person; the app turns it into a JSON 4xx.
 """
@@ -21,8 +22,7 @@ from handgrad import modelfile, plots, readers
 from handgrad.alphabet import describe, show_char
 from handgrad.config import read_run_config
 from handgrad.errors import HandgradError
-from handgrad.predict import fold_accents, load_predictor, outside_hint
-from handgrad.predict import predict_names as _predict
+from handgrad.predict import Predictor, fold_accents, load_predictor, outside_hint
 from handgrad.preprocessing import Standardizer
 from handgrad.tasks import ensemble
 
@@ -53,6 +53,8 @@ class ServedModel:
     extra: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
     templates_png: Path | None = None
+    #: surnames: the run folder's predictor, loaded once (requests share it; it is safe to)
+    predictor: Predictor | None = None
 
 
 def _info(run_dir: Path, model_cfg: dict, meta: dict) -> dict:
@@ -85,7 +87,8 @@ def load(run_dir: Path | str) -> ServedModel:
     if dataset == "surnames":
         pred = load_predictor(run_dir)  # the checks handgrad predict makes
         enc, classes = pred.encoder, pred.classes
-        sm = ServedModel(run_dir, "surnames", _info(run_dir, model_cfg, meta), classes, model, extra, meta)
+        sm = ServedModel(run_dir, "surnames", _info(run_dir, model_cfg, meta), classes, model, extra, meta,
+                         predictor=pred)
         sm.info.update(alphabet=enc.alphabet, n_len=enc.n_len, max_name_chars=MAX_NAME_CHARS)
         return sm
     if dataset == "cifar10":
@@ -111,6 +114,16 @@ def load(run_dir: Path | str) -> ServedModel:
 # -- surnames ----------------------------------------------------------------------------------
 def predict_names(sm: ServedModel, names: list) -> list[dict]:
     """handgrad predict's result for each name; InputError naming the name for anything it refuses."""
+    check_names(sm, names)
+    try:
+        return sm.predictor.predict(names)
+    except HandgradError as e:  # anything predict itself refuses is still the user's input
+        raise InputError(str(e)) from None
+
+
+def check_names(sm: ServedModel, names: list) -> list[str]:
+    """The names of a request, each checked as handgrad predict checks it; InputError (a 4xx) naming
+    the first one it refuses, before any work is done."""
     if sm.kind != "surnames":
         raise InputError(f"this server holds a {sm.kind} model: send images to /api/classify", 404)
     if not names:
@@ -137,10 +150,7 @@ def predict_names(sm: ServedModel, names: list) -> list[dict]:
             if ok:
                 msg += f"; its folded form is {ok!r}"
             raise InputError(msg, 400, name=name, bad_characters=bad, suggestion=ok)
-    try:
-        return _predict(sm.run_dir, names)
-    except HandgradError as e:  # anything predict itself refuses is still the user's input
-        raise InputError(str(e)) from None
+    return names
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -183,7 +193,7 @@ def classify(sm: ServedModel, data: bytes) -> dict:
     std.mean_, std.std_ = sm.extra["mean"], sm.extra["std"]  # the training split's statistics
     X = std.transform(row[None, :], sm.model.dtype)
     scores = sm.model.scores(X)
-    probs = sm.model.predict_proba(X)
+    probs = sm.model.loss.probs(scores)  # one forward pass for both
     values = (probs if probs is not None else scores)[0].astype(np.float64)
     top = int(scores[0].argmax())
     return {"what": "probabilities" if probs is not None else "scores",

@@ -160,7 +160,7 @@ def plan(tc: TrainBase, epoch_size: int, n_train: int) -> Plan:
     n_s = None
     if tc.schedule == "cyclical":
         n_s = tc.n_s or int(round((tc.n_s_factor or 2.0) * math.floor(n_train / tc.n_batch)))
-        sched = schedules.Cyclical(tc.eta_min, tc.eta_max, n_s)
+        sched = schedules.Cyclical(tc.eta_min, tc.eta_max, n_s, tc.n_s_growth)
     elif tc.schedule == "step":
         sched = schedules.StepDecay(tc.eta, tc.decay_factor, tc.decay_every, spe)
     elif tc.schedule == "exponential":
@@ -170,7 +170,7 @@ def plan(tc: TrainBase, epoch_size: int, n_train: int) -> Plan:
     if tc.n_updates is not None:
         n_updates = tc.n_updates
     elif tc.n_cycles is not None:
-        n_updates = int(round(tc.n_cycles * 2 * n_s))
+        n_updates = sched.updates(tc.n_cycles)
     else:
         n_updates = int(round(tc.n_epochs * spe))
     if tc.record_every:

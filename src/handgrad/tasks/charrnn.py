@@ -43,6 +43,9 @@ class RNNModel(Strict):
     kind: Literal["rnn"] = f("rnn", "the model: a character RNN")
     m: int = f(100, "hidden units", ge=1)
     std: float = f(0.01, "standard deviation of the initial U, W and V (biases start at zero)", gt=0)
+    loss_per: Literal["sequence", "character"] = f(
+        "sequence", "the loss of a sequence: summed over its characters (the A4 sheets to 2024; the smooth "
+        "loss then starts near 25 ln K) or averaged over them (the 2025 sheet: near ln K)")
 
 
 class RNNTrain(TrainBase):
@@ -83,7 +86,7 @@ class CharRNNTask(Task):
 
     def build(self, cfg, data, rng, d=None):
         return char_rnn(data.alphabet, cfg.model.m, seq_length=cfg.train.seq_length, lam=cfg.train.lam,
-                        std=cfg.model.std, preamble=data.preamble, rng=rng)
+                        std=cfg.model.std, preamble=data.preamble, loss_per=cfg.model.loss_per, rng=rng)
 
     def train(self, cfg, data, model, rngs, *, progress=None, desc="train"):
         tc = cfg.train

@@ -148,6 +148,9 @@ class Classifier(Task):
             m[f"{name}_accuracy"], m[f"{name}_loss"], m[f"{name}_cost"] = ev["accuracy"], ev["loss"], ev["cost"]
         if fitted.history.best_step is not None:
             m["best_step"] = fitted.history.best_step
+        h = fitted.history
+        if "train_cost" in h and 1.0 in h["epoch"]:  # the 2025 A1 sheet's check: the cost after one epoch
+            m["train_cost_after_epoch_1"] = h["train_cost"][h["epoch"].index(1.0)]
         if fitted.snapshots:
             m["n_snapshots"] = len(fitted.snapshots)
             for name, X, y in self.parts(data):

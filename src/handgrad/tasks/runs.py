@@ -28,7 +28,7 @@ def train(cfg: ConfigBase, data=None, *, progress: bool | None = None, desc: str
     """Build the configured model and train it on its data (loaded unless given)."""
     task = task_for(cfg)
     data = load_data(cfg) if data is None else data
-    rngs = Rngs(cfg.seed)
+    rngs = Rngs(cfg.seed, cfg.rng)
     model = task.build(cfg, data, rngs.init).astype(np.dtype(cfg.train.dtype))
     t0 = time.perf_counter()
     history, plan, snapshots = task.train(cfg, data, model, (rngs.train, rngs.sample), progress=progress,
