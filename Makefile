@@ -16,7 +16,7 @@ $(BIN)/handgrad: pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[$(EXTRAS)]'
 	touch $@
 
-## run: reproduce every published experiment and write the reports to $(OUT)/ (about 75 minutes on 2 cores)
+## run: reproduce every published experiment and write the reports to $(OUT)/ (about 105 minutes on 2 cores)
 run: $(BIN)/handgrad
 	$(BIN)/handgrad reproduce all --out $(OUT)
 
