@@ -101,7 +101,7 @@ class CrossEntropy(Loss):
     def __call__(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None):
         n, k = _check(scores, y)
         if self.label_smoothing:
-            return self._smoothed(scores, y, sample_weight)
+            return self._smoothed(scores, y, sample_weight, n, k)
         p = softmax(scores)
         rows = np.arange(n)
         # tiny floor keeps log finite when a probability underflows to 0 in float32
@@ -112,8 +112,7 @@ class CrossEntropy(Loss):
         p *= w[:, None].astype(p.dtype, copy=False)
         return loss, p
 
-    def _smoothed(self, scores, y, sample_weight):
-        n, k = scores.shape
+    def _smoothed(self, scores, y, sample_weight, n: int, k: int):
         z = scores - scores.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         t = self.targets(y, k, scores.dtype)
